@@ -1,0 +1,228 @@
+"""``grading.toml``: the course description, read once at the edge into frozen dataclasses.
+
+The file has three kinds of table::
+
+    [course]                      name
+    [defaults]                    values every assignment inherits
+    [assignments.<id>]            one per assignment; may override any default
+
+A student release carries an ``assignment.toml`` of the same form with one assignment
+whose ``source`` is ``"."``, so ``autograder check`` reads it with the same code.
+Every unknown key and every bad value is a :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from autograder.errors import ConfigError
+
+DEVICES = ("cpu", "cuda")
+ISOLATIONS = ("auto", "bubblewrap", "namespaces", "rlimits")
+DEFAULT_RELEASE = ("*.py", "*.ipynb", "tests/public/**", "data/**")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    memory_mb: int = 4096  # address space the student's code may add
+    processes: int = 64  # processes and threads of the sandbox's user
+    file_size_mb: int = 64  # largest file it may write; also sizes its tmpfs
+    isolation: str = "auto"  # see autograder.sandbox.isolation
+    threads: int = 0  # torch intra-op threads in the sandbox; 0 = the cores available
+    reply_mb: int = 256  # the largest reply the grader accepts from student code
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    id: str
+    title: str
+    source: Path  # absolute
+    files: tuple[str, ...]  # what students hand in (module files)
+    points: float  # the total the tests must add up to
+    time_limit: float  # seconds for the whole submission
+    test_time_limit: float  # default seconds per test
+    tolerances: dict[str, Tolerance] = field(hash=False)
+    sandbox: SandboxLimits = SandboxLimits()
+    release: tuple[str, ...] = DEFAULT_RELEASE  # globs of source files that go to students
+
+    def tolerance(self, device: str) -> Tolerance:
+        return self.tolerances[device]
+
+    @property
+    def public_tests(self) -> Path:
+        return self.source / "tests" / "public"
+
+    @property
+    def hidden_tests(self) -> Path:
+        return self.source / "tests" / "hidden"
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    name: str
+    root: Path  # the folder holding grading.toml
+    assignments: tuple[AssignmentConfig, ...]
+
+    def assignment(self, assignment_id: str) -> AssignmentConfig:
+        for a in self.assignments:
+            if a.id == assignment_id:
+                return a
+        known = ", ".join(a.id for a in self.assignments) or "none"
+        raise ConfigError(self.root / "grading.toml", f"no assignment {assignment_id!r} (known: {known})")
+
+    def select(self, ids: list[str] | tuple[str, ...]) -> tuple[AssignmentConfig, ...]:
+        return tuple(self.assignment(i) for i in ids) if ids else self.assignments
+
+
+def find_config(start: Path | None = None) -> Path:
+    """The nearest ``grading.toml`` (or ``assignment.toml``) at or above ``start``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        for name in ("grading.toml", "assignment.toml"):
+            if (folder / name).is_file():
+                return folder / name
+    raise ConfigError(here, "no grading.toml or assignment.toml here or in any parent folder")
+
+
+def load_config(path: Path | None = None) -> CourseConfig:
+    path = (path or find_config()).resolve()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, f"not valid TOML: {exc}") from None
+    return _Reader(path).course(data)
+
+
+class _Reader:
+    """Turns the parsed TOML into dataclasses; every error names the dotted key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(self.path, f"{key}: {message}")
+
+    def table(self, data: Any, key: str, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.error(key, f"must be a table, got {type(data).__name__}")
+        for name in data:
+            if name not in allowed:
+                full = f"{key}.{name}" if key else name
+                raise self.error(full, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        return data
+
+    def value(self, data: dict, key: str, name: str, kind: type | tuple, default: Any = ...) -> Any:
+        full = f"{key}.{name}" if key else name
+        if name not in data:
+            if default is ...:
+                raise self.error(full, "missing")
+            return default
+        value = data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            expected = " or ".join(k.__name__ for k in kinds)
+            raise self.error(full, f"must be {expected}, got {value!r}")
+        return value
+
+    def positive(self, data: dict, key: str, name: str, default: Any = ...) -> float:
+        value = self.value(data, key, name, (int, float), default)
+        if value <= 0:
+            raise self.error(f"{key}.{name}", f"must be positive, got {value!r}")
+        return value
+
+    def course(self, data: dict) -> CourseConfig:
+        self.table(data, "", {"course", "defaults", "assignments"})
+        course = self.table(data.get("course", {}), "course", {"name"})
+        defaults = self.defaults(data.get("defaults", {}))
+        assignments = self.table(data.get("assignments", {}), "assignments", set(data.get("assignments", {})))
+        if not assignments:
+            raise self.error("assignments", "at least one [assignments.<id>] table is needed")
+        parsed = tuple(self.assignment(i, a, defaults) for i, a in assignments.items())
+        name = self.value(course, "course", "name", str, "course")
+        return CourseConfig(name=name, root=self.path.parent, assignments=parsed)
+
+    def defaults(self, data: dict) -> dict[str, Any]:
+        key = "defaults"
+        self.table(data, key, {"time_limit", "test_time_limit", "tolerance", "sandbox", "release"})
+        return {
+            "time_limit": self.positive(data, key, "time_limit", 900.0),
+            "test_time_limit": self.positive(data, key, "test_time_limit", 60.0),
+            "tolerances": self.tolerances(data.get("tolerance", {}), f"{key}.tolerance", None),
+            "sandbox": self.sandbox(data.get("sandbox", {}), f"{key}.sandbox", SandboxLimits()),
+            "release": self.globs(data, key, DEFAULT_RELEASE),
+        }
+
+    def assignment(self, assignment_id: str, data: Any, defaults: dict[str, Any]) -> AssignmentConfig:
+        key = f"assignments.{assignment_id}"
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", assignment_id):
+            raise self.error(key, "an assignment id is letters, digits, '-' and '_', starting with a letter")
+        allowed = {"title", "source", "files", "points", "time_limit", "test_time_limit", "tolerance", "sandbox", "release"}
+        self.table(data, key, allowed)
+        files = self.value(data, key, "files", list)
+        if not files or not all(isinstance(f, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.py", f) for f in files):
+            raise self.error(f"{key}.files", f"must be a non-empty list of module file names like 'sampling.py', got {files!r}")
+        source = (self.path.parent / self.value(data, key, "source", str)).resolve()
+        if not source.is_dir():
+            raise self.error(f"{key}.source", f"folder {source} does not exist")
+        return AssignmentConfig(
+            id=assignment_id,
+            title=self.value(data, key, "title", str, assignment_id),
+            source=source,
+            files=tuple(files),
+            points=self.positive(data, key, "points"),
+            time_limit=self.positive(data, key, "time_limit", defaults["time_limit"]),
+            test_time_limit=self.positive(data, key, "test_time_limit", defaults["test_time_limit"]),
+            tolerances=self.tolerances(data.get("tolerance", {}), f"{key}.tolerance", defaults["tolerances"]),
+            sandbox=self.sandbox(data.get("sandbox", {}), f"{key}.sandbox", defaults["sandbox"]),
+            release=self.globs(data, key, defaults["release"]),
+        )
+
+    def tolerances(self, data: Any, key: str, base: dict[str, Tolerance] | None) -> dict[str, Tolerance]:
+        self.table(data, key, set(DEVICES))
+        fallback = {"cpu": Tolerance(rtol=1e-5, atol=1e-8), "cuda": Tolerance(rtol=1e-3, atol=1e-5)}
+        result = dict(base or fallback)
+        for device, table in data.items():
+            self.table(table, f"{key}.{device}", {"rtol", "atol"})
+            old = result[device]
+            rtol = self.value(table, f"{key}.{device}", "rtol", (int, float), old.rtol)
+            atol = self.value(table, f"{key}.{device}", "atol", (int, float), old.atol)
+            if rtol < 0 or atol < 0:
+                raise self.error(f"{key}.{device}", "tolerances must not be negative")
+            result[device] = Tolerance(rtol=float(rtol), atol=float(atol))
+        return result
+
+    def sandbox(self, data: Any, key: str, base: SandboxLimits) -> SandboxLimits:
+        self.table(data, key, {"memory_mb", "processes", "file_size_mb", "reply_mb", "isolation", "threads"})
+        changes: dict[str, Any] = {}
+        for name in ("memory_mb", "processes", "file_size_mb", "reply_mb"):
+            if name in data:
+                changes[name] = int(self.positive(data, key, name))
+        if "threads" in data:
+            threads = self.value(data, key, "threads", int)
+            if threads < 0:
+                raise self.error(f"{key}.threads", "must be 0 (all cores) or positive")
+            changes["threads"] = threads
+        if "isolation" in data:
+            isolation = self.value(data, key, "isolation", str)
+            if isolation not in ISOLATIONS:
+                raise self.error(f"{key}.isolation", f"must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
+            changes["isolation"] = isolation
+        return replace(base, **changes)
+
+    def globs(self, data: dict, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        globs = self.value(data, key, "release", list, list(default))
+        if not all(isinstance(g, str) and g for g in globs):
+            raise self.error(f"{key}.release", "must be a list of glob patterns")
+        return tuple(globs)

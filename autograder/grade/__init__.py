@@ -1,0 +1,154 @@
+"""Grade one submission: stage it, start its sandbox, run the tests with pytest, write results.
+
+:func:`grade` always writes a complete results file, whatever happens: an invalid
+submission scores 0 on every test with the reason; a failure of the grader itself writes
+score 0 and the reason, and is raised as :class:`GraderError` afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from autograder import clock
+from autograder.config import AssignmentConfig
+from autograder.errors import GraderError, SubmissionError
+from autograder.grade.plugin import GradingPlugin, unload_modules
+from autograder.grade.results import Results, failure_results, write_results
+from autograder.grade.student import SandboxRunner
+from autograder.grade.submission import StagedSubmission, stage_submission
+from autograder.sandbox.client import Sandbox
+
+__all__ = ["grade"]
+
+
+def grade(
+    assignment: AssignmentConfig,
+    submission: Path,
+    *,
+    out: Path | None = Path("results.json"),
+    device: str = "cpu",
+    solution_dir: Path | None = None,
+    hidden: bool = True,
+    tests_dir: Path | None = None,
+    select: Sequence[str] = (),
+) -> Results:
+    """Grade ``submission`` against the assignment's public (and, if ``hidden``, hidden) tests.
+
+    ``solution_dir`` holds the solution key that hidden tests compare against;
+    ``tests_dir`` defaults to the assignment's ``tests`` folder; ``select`` keeps only
+    tests whose node id contains one of the strings.
+    """
+    start = clock.monotonic()
+    try:
+        results = _grade(assignment, Path(submission), device=device, solution_dir=solution_dir,
+                         hidden=hidden, tests_dir=tests_dir or assignment.source / "tests", select=select,
+                         start=start)
+    except BaseException as exc:
+        reason = f"The grader failed and could not grade this submission: {exc}"
+        results = failure_results(assignment.id, reason, execution_time=clock.monotonic() - start)
+        if out is not None:
+            write_results(results, out)
+        if isinstance(exc, GraderError):
+            raise
+        raise GraderError(str(exc) or type(exc).__name__) from exc
+    if out is not None:
+        write_results(results, out)
+    if results.status == "grader error":
+        raise GraderError(results.output)
+    return results
+
+
+def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solution_dir: Path | None,
+           hidden: bool, tests_dir: Path, select: Sequence[str], start: float) -> Results:
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise GraderError("--device cuda was asked for, but no CUDA device is available")
+    with tempfile.TemporaryDirectory(prefix="autograder-") as workspace:
+        workdir = Path(workspace)
+        os.chmod(workdir, 0o711)  # the sandbox's uid must reach its scratch folder
+        staged, invalid = _stage(submission, assignment, workdir / "submission")
+        sandbox = None
+        if staged is not None:
+            sandbox = Sandbox(submission=staged.path, workdir=workdir / "sandbox", limits=assignment.sandbox,
+                              device=device)
+            sandbox.start()  # imports torch in the background while pytest collects
+        runner = SandboxRunner(sandbox, total_limit=assignment.time_limit, invalid=invalid)
+        plugin = GradingPlugin(assignment=assignment, runner=runner, solution_dir=solution_dir,
+                               device=device, hidden_root=(tests_dir / "hidden").resolve())
+        try:
+            exit_code = _run_pytest(tests_dir, plugin, hidden=hidden, select=select, workdir=workdir)
+        finally:
+            if sandbox is not None:
+                sandbox.kill()
+        return _results(assignment, plugin, staged, invalid, sandbox, exit_code, clock.monotonic() - start)
+
+
+def _stage(submission: Path, assignment: AssignmentConfig, target: Path) -> tuple[StagedSubmission | None, str | None]:
+    try:
+        return stage_submission(submission, assignment, target), None
+    except SubmissionError as exc:
+        return None, str(exc)
+
+
+def _run_pytest(tests_dir: Path, plugin: GradingPlugin, *, hidden: bool, select: Sequence[str], workdir: Path) -> int:
+    folders = [tests_dir / "public"] + ([tests_dir / "hidden"] if hidden else [])
+    ini = workdir / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    args = [str(f) for f in folders if f.is_dir()] + [
+        "-c", str(ini), "--rootdir", str(tests_dir), "--import-mode=importlib", "--assert=plain",
+        "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "-p", "no:warnings",
+        "-W", "ignore",
+    ]
+    if select:
+        args += ["-k", " or ".join(select)]
+    previous = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        return int(pytest.main(args, plugins=[plugin]))
+    finally:
+        plugin.solutions.unload()
+        unload_modules(tests_dir.resolve())
+        if previous is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = previous
+
+
+def _results(assignment: AssignmentConfig, plugin: GradingPlugin, staged: StagedSubmission | None,
+             invalid: str | None, sandbox: Sandbox | None, exit_code: int, elapsed: float) -> Results:
+    problems = plugin.grader_errors()
+    if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        problems.append(f"pytest stopped with {pytest.ExitCode(exit_code).name}")
+    if not plugin.items and not problems:
+        problems.append("no tests were collected")
+    tests = tuple(plugin.results())
+    if problems:
+        return Results(assignment=assignment.id, tests=tests, execution_time=elapsed, status="grader error",
+                       output="The grader could not grade this submission:\n\n" + "\n".join(problems))
+    lines = []
+    status = "graded"
+    if invalid is not None:
+        status = "invalid submission"
+        lines.append(f"**Invalid submission:** {invalid}")
+    if staged is not None:
+        lines += [f"- {note}" for note in staged.notes]
+        missing = staged.missing(assignment)
+        if missing:
+            lines.append(f"Missing from your submission: {', '.join(missing)}")
+    if any("timed out" in t.output or "time limit" in t.output for t in tests) and status == "graded":
+        status = "timed out"
+    if sandbox is not None:
+        lines.append(f"Isolation: {sandbox.isolation}" + "".join(f"; {n}" for n in sandbox.notes))
+    if any("hidden" in t.tags for t in tests):
+        lines.append("Hidden tests are included; their results are shown once grades are published.")
+    else:
+        lines.append("Only the public tests ran: hidden tests will also be graded.")
+    return Results(assignment=assignment.id, tests=tests, output="\n\n".join(lines), execution_time=elapsed,
+                   status=status, extra={"isolation": sandbox.isolation if sandbox else None})

@@ -1,0 +1,102 @@
+"""Results of grading one submission, and their Gradescope ``results.json`` form.
+
+A :class:`Results` is built by the grader (never from anything the sandbox wrote) and
+written atomically: a temporary file in the same folder, then ``os.replace``. The JSON
+schema the files must satisfy is ``results_schema.json`` beside this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+SCHEMA_PATH = Path(__file__).with_name("results_schema.json")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    name: str
+    number: str
+    score: float
+    max_score: float
+    passed: bool
+    output: str
+    visibility: str
+    time_s: float = 0.0
+    tags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "number": self.number,
+            "score": round(self.score, 6),
+            "max_score": self.max_score,
+            "status": "passed" if self.passed else "failed",
+            "output": self.output,
+            "output_format": "md",
+            "visibility": self.visibility,
+            "tags": list(self.tags),
+            "extra_data": {"time_s": round(self.time_s, 4)},
+        }
+
+
+@dataclass(frozen=True)
+class Results:
+    assignment: str
+    tests: tuple[TestResult, ...]
+    output: str
+    execution_time: float
+    status: str = "graded"  # graded | invalid submission | timed out | grader error
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "score": round(self.score, 6),
+            "execution_time": round(self.execution_time, 3),
+            "output": self.output,
+            "output_format": "md",
+            "test_output_format": "md",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": [t.to_json() for t in self.tests],
+            "extra_data": {"assignment": self.assignment, "status": self.status,
+                           "max_score": self.max_score, **self.extra},
+        }
+
+
+def write_results(results: Results | dict[str, Any], path: Path) -> None:
+    """Write atomically: readers see the old file or the complete new one, never a torn one."""
+    data = results.to_json() if isinstance(results, Results) else results
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def failure_results(assignment: str, reason: str, *, execution_time: float = 0.0,
+                    status: str = "grader error") -> Results:
+    """The last-ditch file: score 0 and the reason, when nothing else could be graded."""
+    return Results(assignment=assignment, tests=(), output=reason, execution_time=execution_time,
+                   status=status)

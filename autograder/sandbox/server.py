@@ -1,0 +1,151 @@
+"""The sandbox server: one per submission, started by the grader in a clean ``python -I``.
+
+It imports torch once, isolates itself (see :mod:`autograder.sandbox.isolation`) and then
+forks one worker per test, each confined and dropped to an unprivileged uid, so a test
+costs a fork (tens of milliseconds) rather than a fresh interpreter (seconds). It never
+holds anything secret: it was started clean, holds the submission and nothing else.
+
+Control channel (a Unix socket from the grader, its fd number given to :func:`main`):
+    first frame     the configuration (dict)          -> reply {"isolation", "notes"} or {"error"}
+    b"S" + 2 fds    spawn a worker on (socket, output) -> reply {"pid"}
+    b"R"            kill every worker and its children -> reply {"exits": {pid: status}}
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy  # noqa: F401  (imported before the uid drop and the pivot, like everything the worker needs)
+import torch  # noqa: F401
+
+from autograder.sandbox import isolation, probes, protocol, worker  # noqa: F401
+
+
+def main(control_fd: int) -> int:
+    control = socket.socket(fileno=control_fd)
+    config: dict[str, Any] = protocol.recv(control, max_bytes=1 << 20)
+    limits = isolation.Limits(
+        memory_mb=config["memory_mb"], processes=config["processes"],
+        file_size_mb=config["file_size_mb"], device=config["device"], uid=config["uid"],
+    )
+    try:
+        home, notes = _isolate(config, limits)
+    except Exception as exc:  # noqa: BLE001 - reported to the grader, which fails loudly
+        protocol.send(control, {"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    protocol.send(control, {"isolation": config["isolation"], "notes": notes})
+    _serve(control, home, limits, config)
+    isolation.kill_uid(limits.uid)
+    return 0
+
+
+def _isolate(config: dict[str, Any], limits: isolation.Limits) -> tuple[str, list[str]]:
+    level = config["isolation"]
+    submission = Path(config["submission"])
+    if level == "namespaces":
+        userns = isolation.unshare_namespaces()
+        child = os.fork()
+        if child:  # stay as the outside parent: when the grader kills us, the namespace dies too
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        isolation.set_parent_death_signal()
+        isolation.build_root(Path(config["root"]), submission, limits)
+        notes = ["user namespace (not run as root)"] if userns else []
+        return isolation.SANDBOX_HOME, notes
+    if level == "bubblewrap":  # bwrap already built the view; the submission is bound at the home
+        return isolation.SANDBOX_HOME, []
+    home = Path(config["scratch"])
+    isolation.copy_submission(submission, home, limits.uid)
+    return str(home), ["no namespaces: the submission can see this machine's files and network"]
+
+
+def _serve(control: socket.socket, home: str, limits: isolation.Limits, config: dict[str, Any]) -> None:
+    workers: dict[int, Any] = {}
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, 16, 4)
+        if not message:
+            _kill_all(workers, limits.uid)
+            return
+        if message[:1] == b"S" and len(fds) == 2:
+            pid = _spawn(control, fds, home, limits, config)
+            workers[pid] = None
+            protocol.send(control, {"pid": pid})
+        elif message[:1] == b"R":
+            protocol.send(control, {"exits": _kill_all(workers, limits.uid)})
+        for fd in fds:
+            os.close(fd)
+
+
+def _spawn(control: socket.socket, fds: list[int], home: str, limits: isolation.Limits, config: dict[str, Any]) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 70
+    try:
+        control.close()
+        sock_fd, out_fd = fds
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        isolation.confine_worker(limits)
+        worker.serve(socket.socket(fileno=sock_fd), home=home, max_bytes=config["max_message_bytes"],
+                     threads=config["threads"])
+        status = 0
+    except BaseException:  # noqa: BLE001 - last words go to the captured output
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def _kill_all(workers: dict[int, Any], uid: int) -> dict[str, dict[str, int]]:
+    """Kill every worker and whatever it started; return how each worker ended."""
+    if os.getpid() == 1:  # PID 1 of our namespace: this reaches every descendant, setsid or not
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        isolation.kill_uid(uid)
+        for pid in workers:
+            for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    target()
+                except (ProcessLookupError, PermissionError):
+                    pass
+    exits = {}
+    for pid in list(workers):
+        try:
+            _, status = os.waitpid(pid, 0)
+            exits[str(pid)] = _describe(status)
+        except ChildProcessError:
+            pass
+        del workers[pid]
+    _reap_orphans()
+    return exits
+
+
+def _describe(status: int) -> dict[str, int]:
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    return {"code": os.waitstatus_to_exitcode(status)}
+
+
+def _reap_orphans() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+

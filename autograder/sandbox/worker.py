@@ -1,0 +1,120 @@
+"""One test's worker inside the sandbox: imports the student's modules and answers calls.
+
+Requests (decoded plain data; handles resolve to objects in this process)::
+
+    {"op": "getattr", "target": T, "name": str}
+    {"op": "call",    "target": T, "args": list, "kwargs": dict}
+    {"op": "getitem", "target": T, "key": value}      {"op": "len", "target": T}
+    {"op": "probe",   "name": str, "args": list, "kwargs": dict}
+
+where T is {"module": name} or {"handle": id}. Replies are {"ok": value} or
+{"error": {"type", "message", "traceback"}}; values the codec cannot express come back
+as handles. Nothing here is trusted by the grader: it only ever reads plain data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import torch
+
+from autograder.sandbox import codec, probes, protocol
+
+MAX_TRACEBACK = 8000
+
+
+class Worker:
+    def __init__(self, home: str):
+        self.home = home
+        self.handles: dict[int, Any] = {}
+        self.ids: dict[int, int] = {}  # id(obj) -> handle id, so one object keeps one handle
+
+    def to_handle(self, value: Any) -> codec.HandleRef:
+        key = id(value)
+        if key not in self.ids:
+            self.ids[key] = len(self.handles) + 1
+            self.handles[self.ids[key]] = value
+        return codec.HandleRef(self.ids[key], _type_name(value), callable(value))
+
+    def from_handle(self, body: dict) -> Any:
+        try:
+            return self.handles[body["id"]]
+        except KeyError:
+            raise codec.CodecError(f"no object with handle {body['id']}") from None
+
+    def target(self, spec: Any) -> Any:
+        if isinstance(spec, dict) and "module" in spec:
+            return self.module(spec["module"])
+        if isinstance(spec, dict) and "handle" in spec:
+            return self.from_handle({"id": spec["handle"]})
+        raise codec.CodecError(f"bad target {spec!r}")
+
+    def module(self, name: str) -> Any:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"bad module name {name!r}")
+        if name not in sys.modules and not os.path.exists(os.path.join(self.home, name + ".py")) \
+                and not os.path.isdir(os.path.join(self.home, name)):
+            present = sorted(f for f in os.listdir(self.home) if not f.startswith("."))
+            raise MissingFile(f"{name}.py is missing from your submission (it has: {', '.join(present) or 'no files'})")
+        return importlib.import_module(name)
+
+    def handle(self, request: dict) -> Any:
+        op = request.get("op")
+        if op == "getattr":
+            return getattr(self.target(request["target"]), request["name"])
+        if op == "call":
+            return self.target(request["target"])(*request.get("args", []), **request.get("kwargs", {}))
+        if op == "getitem":
+            return self.target(request["target"])[request["key"]]
+        if op == "len":
+            return len(self.target(request["target"]))
+        if op == "probe":
+            return probes.run(request["name"], *request.get("args", []), **request.get("kwargs", {}))
+        raise ValueError(f"unknown operation {op!r}")
+
+
+class MissingFile(ImportError):
+    """A module the tests need is not in the submission."""
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _error(exc: BaseException, home: str) -> dict[str, str]:
+    """The exception as the student should see it: their own frames, not the sandbox's."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(home + os.sep)]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines)
+    if len(text) > MAX_TRACEBACK:
+        text = text[: MAX_TRACEBACK // 2] + "\n[...]\n" + text[-MAX_TRACEBACK // 2 :]
+    return {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text}
+
+
+def serve(sock, *, home: str, max_bytes: int, threads: int) -> None:
+    os.chdir(home)
+    sys.path.insert(0, home)
+    sys.dont_write_bytecode = True
+    torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
+    worker = Worker(home)
+    while True:
+        try:
+            request = protocol.recv(sock, max_bytes=max_bytes, make_handle=worker.from_handle)
+        except protocol.ChannelClosed:
+            return
+        try:
+            reply: Any = {"ok": worker.handle(request)}
+        except (Exception, SystemExit, KeyboardInterrupt, RecursionError) as exc:  # noqa: BLE001
+            reply = {"error": _error(exc, home)}
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            protocol.send(sock, reply, to_handle=worker.to_handle)
+        except (codec.CodecError, ValueError, TypeError, RecursionError) as exc:
+            protocol.send(sock, {"error": {"type": "CodecError", "message": f"cannot return this value: {exc}",
+                                           "traceback": ""}})
