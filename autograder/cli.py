@@ -55,14 +55,29 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _prelaunch_sandbox(course, assignment_id: str | None) -> None:
+    """Start a sandbox server now, so it imports torch while we import the grader (2 cores, ~1 s saved)."""
+    import atexit
+
+    from autograder.sandbox import launch
+
+    assignments = [a for a in course.assignments if a.id == assignment_id] or list(course.assignments[:1])
+    if assignments:
+        launch.prelaunch(assignments[0].sandbox.isolation)
+        atexit.register(launch.discard_warm)
+
+
 def _run(args: argparse.Namespace) -> ExitCode:
-    from autograder import commands
     from autograder.config import find_config, load_config
 
     config_path = args.config
     if config_path is None:
         config_path = find_config(args.folder if args.command == "check" else None)
     course = load_config(config_path)
+    if args.command in ("grade", "check", "validate"):
+        _prelaunch_sandbox(course, getattr(args, "id", None))
+    from autograder import commands  # imports torch and pytest: after the prelaunch
+
     if args.command == "build":
         return commands.build(course, args.ids, check=args.check)
     if args.command == "grade":

@@ -83,6 +83,9 @@ def validate(course: CourseConfig, assignment_id: str) -> ExitCode:
                                solution_dir=solution_key(course, assignment_id))
         blank = grade_submission(assignment, course.root / "student_release" / assignment_id,
                                  out=Path(scratch) / "blank.json", solution_dir=solution_key(course, assignment_id))
+        # What students run: public tests without the key must pass on the key too.
+        public = grade_submission(assignment, course.root / "solutions" / assignment_id, out=None,
+                                  hidden=False, solution_dir=None)
     print(f"solution key: {key.score:g}/{key.max_score:g} in {key.execution_time:.1f} s")
     for test in key.tests:
         mark = "ok  " if test.passed else "FAIL"
@@ -91,6 +94,9 @@ def validate(course: CourseConfig, assignment_id: str) -> ExitCode:
             problems.append(f"the solution key fails {test.name}: {test.output}")
     if abs(key.max_score - assignment.points) > 1e-9:
         problems.append(f"the tests are worth {key.max_score:g} points, grading.toml says {assignment.points:g}")
+    if public.score != public.max_score:
+        problems.append("the public tests, run as `autograder check` runs them, fail on the key: "
+                        + ", ".join(t.name for t in public.tests if not t.passed))
     print(f"blank release: {blank.score:g}/{blank.max_score:g} ({blank.status})")
     if blank.score != 0:
         scored = [t.name for t in blank.tests if t.score > 0]

@@ -138,7 +138,7 @@ class _Reader:
 
     def positive(self, data: dict, key: str, name: str, default: Any = ...) -> float:
         value = self.value(data, key, name, (int, float), default)
-        if value <= 0:
+        if not value > 0:  # also refuses nan
             raise self.error(f"{key}.{name}", f"must be positive, got {value!r}")
         return value
 
@@ -146,7 +146,8 @@ class _Reader:
         self.table(data, "", {"course", "defaults", "assignments"})
         course = self.table(data.get("course", {}), "course", {"name"})
         defaults = self.defaults(data.get("defaults", {}))
-        assignments = self.table(data.get("assignments", {}), "assignments", set(data.get("assignments", {})))
+        raw = data.get("assignments", {})
+        assignments = self.table(raw, "assignments", set(raw) if isinstance(raw, dict) else set())
         if not assignments:
             raise self.error("assignments", "at least one [assignments.<id>] table is needed")
         parsed = tuple(self.assignment(i, a, defaults) for i, a in assignments.items())
@@ -198,7 +199,7 @@ class _Reader:
             old = result[device]
             rtol = self.value(table, f"{key}.{device}", "rtol", (int, float), old.rtol)
             atol = self.value(table, f"{key}.{device}", "atol", (int, float), old.atol)
-            if rtol < 0 or atol < 0:
+            if not (rtol >= 0 and atol >= 0):  # also refuses nan
                 raise self.error(f"{key}.{device}", "tolerances must not be negative")
             result[device] = Tolerance(rtol=float(rtol), atol=float(atol))
         return result
@@ -208,7 +209,10 @@ class _Reader:
         changes: dict[str, Any] = {}
         for name in ("memory_mb", "processes", "file_size_mb", "reply_mb"):
             if name in data:
-                changes[name] = int(self.positive(data, key, name))
+                value = self.positive(data, key, name)
+                if not float(value).is_integer():
+                    raise self.error(f"{key}.{name}", f"must be a whole number, got {value!r}")
+                changes[name] = int(value)
         if "threads" in data:
             threads = self.value(data, key, "threads", int)
             if threads < 0:

@@ -81,26 +81,30 @@ class _Comparer:
                 self.fail(name, f"keys differ: missing {missing}, unexpected {extra}")
             for key in expected:
                 self.compare(got[key], expected[key], f"{name}[{key!r}]")
-        elif isinstance(expected, (bool, int, float)) and not isinstance(expected, np.generic):
-            self.number(got, expected, name)
+        elif isinstance(expected, (bool, int, float, np.bool_, np.integer, np.floating)):
+            self.number(got, expected.item() if isinstance(expected, np.generic) else expected, name)
         elif got != expected or type(got) is not type(expected):
             self.fail(name, f"expected {expected!r}, got {got!r}" if not self.hidden else f"got {got!r}, which is wrong")
 
     def number(self, got: Any, expected: float, name: str) -> None:
-        if isinstance(got, (torch.Tensor, np.ndarray)) and got.ndim == 0:
+        if isinstance(got, (torch.Tensor, np.ndarray, np.generic)) and got.ndim == 0:
             got = got.item()
         if isinstance(expected, bool) != isinstance(got, bool) or not isinstance(got, (int, float)):
             self.fail(name, f"expected a {type(expected).__name__}, got {_kind(got)}")
         if isinstance(expected, bool) or isinstance(expected, int) and isinstance(got, int):
-            if got != expected:
+            if int(got) != expected:  # int(), float(): plain values, so a subclass's __eq__ is not asked
                 self.fail(name, f"got {got}" + ("" if self.hidden else f", expected {expected}"))
             return
-        if math.isnan(expected) and math.isnan(got) and self.equal_nan:
+        try:
+            value = float(got)
+        except OverflowError:
+            self.fail(name, f"got {got}, too large for a float")
+        if math.isnan(expected) and math.isnan(value) and self.equal_nan:
             return
-        if not math.isfinite(got) and math.isfinite(expected):
+        if not math.isfinite(value) and math.isfinite(expected):
             self.fail(name, f"got {got}, a non-finite value")
-        if not math.isclose(got, expected, rel_tol=self.rtol, abs_tol=self.atol) and got != expected:
-            detail = f"error about {_rough(abs(got - expected))}" if self.hidden else f"expected {expected!r}"
+        if not math.isclose(value, expected, rel_tol=self.rtol, abs_tol=self.atol) and value != expected:
+            detail = f"error about {_rough(abs(value - expected))}" if self.hidden else f"expected {expected!r}"
             self.fail(name, f"got {got!r}, {detail} (rtol={self.rtol:g}, atol={self.atol:g})")
 
     def array(self, got: Any, expected: torch.Tensor | np.ndarray, name: str) -> None:
@@ -113,17 +117,21 @@ class _Comparer:
             self.fail(name, f"dtype mismatch: got {got.dtype}, expected {expected.dtype}")
         g = _as_float64(got)
         e = _as_float64(expected)
+        if g.is_complex() != e.is_complex():  # only with check_dtype=False
+            g, e = g.to(torch.complex128), e.to(torch.complex128)
         bad_finite = ~torch.isfinite(g) & torch.isfinite(e)
         if bad_finite.any():
             index = _index(bad_finite.nonzero()[0])
             self.fail(name, f"{int(bad_finite.sum())} non-finite values (NaN or inf), the first at index {index}")
-        if e.is_complex() or not (expected.dtype.is_floating_point if want_tensor else expected.dtype.kind in "fc"):
-            close = g == e
-        else:
+        inexact = (expected.dtype.is_floating_point or expected.dtype.is_complex) if want_tensor \
+            else expected.dtype.kind in "fc"
+        if inexact:
             close = torch.isclose(g, e, rtol=self.rtol, atol=self.atol, equal_nan=self.equal_nan)
+        else:  # integers and booleans: exact, in their own dtypes (float64 cannot hold every int64)
+            close = _as_tensor(got) == _as_tensor(expected)
         if bool(close.all()):
             return
-        error = (g - e).abs().nan_to_num(nan=math.inf)
+        error = (g - e).abs().nan_to_num(nan=math.inf).masked_fill(close, -1.0)  # report a failing value
         flat = int(error.reshape(-1).argmax())
         index = _index(torch.tensor(np.unravel_index(flat, tuple(g.shape))) if g.ndim else torch.tensor([]))
         at = g.reshape(-1)[flat].item()
@@ -134,8 +142,12 @@ class _Comparer:
         self.fail(name, f"{count} of {close.numel()} values differ beyond rtol={self.rtol:g}, atol={self.atol:g}; {where}")
 
 
+def _as_tensor(value: torch.Tensor | np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(value).detach().to("cpu")
+
+
 def _as_float64(value: torch.Tensor | np.ndarray) -> torch.Tensor:
-    tensor = torch.as_tensor(value).detach().to("cpu")
+    tensor = _as_tensor(value)
     if tensor.is_complex():
         return tensor.to(torch.complex128)
     return tensor.to(torch.float64)

@@ -189,8 +189,10 @@ class GradingPlugin:
             return f"Your code raised an exception:\n\n```\n{exc.traceback.strip()}\n```", ""
         if isinstance(exc, (client.SandboxFailure, SubmissionError)):
             return str(exc), ""
-        if isinstance(exc, AssertionError):
+        if isinstance(exc, compare.GradingFailure) or isinstance(exc, AssertionError) and not hidden:
             return (str(exc).strip() or "a check in this test failed"), ""
+        if isinstance(exc, AssertionError):
+            return _author_message(str(exc)) or "a check in this test failed", ""
         if hidden:
             return f"the test failed with {type(exc).__name__} (details are not shown for hidden tests)", ""
         return f"{type(exc).__name__}: {str(exc)[:2000]}", ""
@@ -244,6 +246,20 @@ def _output(item: pytest.Item, outcome: Outcome, credit: Credit | None, printed:
     if printed.strip() and not outcome.passed:
         parts.append(f"Your code printed:\n\n```\n{printed.strip()}\n```")
     return "\n\n".join(parts)
+
+
+def _author_message(text: str) -> str:
+    """The message a hidden test's author wrote, without pytest's introspection of the values.
+
+    Assertion rewriting (active whenever pytest's hook imports the test) appends
+    ``assert <got> == <expected>`` and ``where ...`` lines, which would reveal the expected value.
+    """
+    kept = []
+    for line in text.splitlines():
+        if line.startswith("assert ") or line.lstrip().startswith(("+", "where ")):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

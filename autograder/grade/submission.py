@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ast
 import json
+import lzma
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -94,14 +96,14 @@ def _check_size(count: int, total: int) -> None:
 def _unzip(source: Path, target: Path, notes: list[str]) -> None:
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
         raise SubmissionError(f"{source.name}: not a readable zip file ({exc})") from None
     with archive:
         count = total = 0
         for info in archive.infolist():
             name = info.filename
             parts = PurePosixPath(name.replace("\\", "/")).parts
-            if info.is_dir() or not parts or parts[0] == "__MACOSX":
+            if not parts or info.is_dir() or parts[0] == "__MACOSX":  # no name: is_dir() would fail
                 continue
             if stat.S_ISLNK(info.external_attr >> 16):
                 notes.append(f"{name}: symbolic links are ignored")
@@ -112,10 +114,11 @@ def _unzip(source: Path, target: Path, notes: list[str]) -> None:
             count += 1
             _check_size(count, total + info.file_size)
             destination = target.joinpath(*parts)
-            destination.parent.mkdir(parents=True, exist_ok=True)
             try:
+                destination.parent.mkdir(parents=True, exist_ok=True)  # fails where a file holds the name
                 total += _extract(archive, info, destination, MAX_TOTAL_BYTES - total)
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError, RuntimeError,
+                    zlib.error, lzma.LZMAError) as exc:  # RuntimeError: encrypted; the rest: corrupt data
                 raise SubmissionError(f"{source.name}: {name} cannot be unpacked ({exc})") from None
 
 
@@ -168,7 +171,7 @@ def notebook_to_module(data: bytes, name: str) -> str:
     """
     try:
         notebook = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, too many digits
         raise SubmissionError(f"{name}: not a valid notebook (not JSON: {exc})") from None
     if not isinstance(notebook, dict) or notebook.get("nbformat") != 4 or not isinstance(notebook.get("cells"), list):
         raise SubmissionError(f"{name}: not a valid notebook (nbformat 4 is required)")
@@ -177,7 +180,9 @@ def notebook_to_module(data: bytes, name: str) -> str:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        source = "".join(source) if isinstance(source, list) and all(isinstance(s, str) for s in source) else source
+        if not isinstance(source, str):
+            raise SubmissionError(f"{name}: not a valid notebook (the source of cell {index} is not text)")
         kept = _definitions(_strip_magics(source), f"{name} cell {index}")
         if kept:
             chunks.append(f"\n# --- cell {index} ---\n{kept}\n")
@@ -195,6 +200,8 @@ def _definitions(source: str, where: str) -> str:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return f"raise SyntaxError({f'{where}, line {exc.lineno}: {exc.msg}'!r})"
+    except (ValueError, MemoryError, RecursionError) as exc:  # null bytes; nesting too deep to parse
+        return f"raise SyntaxError({f'{where}: {exc}' if str(exc) else f'{where}: too deeply nested to parse'!r})"
     lines = source.splitlines()
     kept = []
     for node in tree.body:

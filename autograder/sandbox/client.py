@@ -1,4 +1,4 @@
-"""The grader's side of the sandbox: start the server, spawn workers, call student code.
+"""The grader's side of the sandbox: configure the server, spawn workers, call student code.
 
 Everything the student's side sends is decoded by :mod:`autograder.sandbox.codec` into
 fresh values; nothing it prints, writes or exits with is a verdict. Time limits are
@@ -9,22 +9,15 @@ test gets a fresh one.
 from __future__ import annotations
 
 import os
-import random
-import shutil
-import signal
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder import clock
 from autograder.config import SandboxLimits
 from autograder.errors import GraderError
-from autograder.sandbox import codec, isolation, protocol
+from autograder.sandbox import codec, isolation, launch, protocol
 
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 SERVER_START_TIMEOUT = 120.0
 CONTROL_TIMEOUT = 30.0
 OUTPUT_KEEP = 4096  # bytes of the student's output kept from its start and from its end
@@ -54,28 +47,6 @@ class BadReply(SandboxFailure):
     pass
 
 
-_isolation_probe: dict[str, bool] = {}
-
-
-def can_unshare() -> bool:
-    """Whether this machine lets us create the namespaces (checked once, in a throwaway child)."""
-    if "ok" not in _isolation_probe:
-        _isolation_probe["ok"] = isolation.namespaces_available()
-    return _isolation_probe["ok"]
-
-
-def resolve_isolation(requested: str) -> str:
-    if requested == "auto":
-        if can_unshare():
-            return "namespaces"
-        return "bubblewrap" if shutil.which("bwrap") else "rlimits"
-    if requested == "namespaces" and not can_unshare():
-        raise GraderError("isolation 'namespaces' was asked for, but this machine does not allow unshare()")
-    if requested == "bubblewrap" and not shutil.which("bwrap"):
-        raise GraderError("isolation 'bubblewrap' was asked for, but bwrap is not installed")
-    return requested
-
-
 @dataclass
 class OutputTail:
     """The first and last few KB of what the student's code printed."""
@@ -99,7 +70,7 @@ class OutputTail:
 
 
 class Sandbox:
-    """One submission's sandbox server, started in the background."""
+    """One submission's sandbox server; adopts a prelaunched one when there is one."""
 
     def __init__(self, *, submission: Path, workdir: Path, limits: SandboxLimits, device: str):
         self.submission = submission
@@ -107,87 +78,69 @@ class Sandbox:
         self.limits = limits
         self.device = device
         self.max_message_bytes = limits.reply_mb << 20
-        self.isolation = resolve_isolation(limits.isolation)
+        self.isolation = launch.resolve_isolation(limits.isolation)
+        self.uid = 0
         self.notes: list[str] = []
-        self.process: subprocess.Popen | None = None
-        self.control: socket.socket | None = None
+        self.server: launch.ServerProcess | None = None
         self.ready = False
         self.starts = 0
-        self.uid = random.choice(isolation.SANDBOX_UIDS)
 
     def start(self) -> None:
-        """Launch the server; it imports torch while the grader collects tests."""
+        """Start (or adopt) a server and send it this submission; it gets ready in the background."""
         self.starts += 1
-        ours, theirs = socket.socketpair()
+        self.uid = launch.new_uid()  # a fresh uid: nothing left over from a killed run counts against it
         root = self.workdir / f"root-{self.starts}"
         scratch = self.workdir / f"scratch-{self.starts}"
         root.mkdir(parents=True)
         scratch.mkdir(mode=0o777)
         os.chmod(scratch, 0o777)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
-               "OMP_NUM_THREADS": str(self.limits.threads or len(os.sched_getaffinity(0)))}
-        command = [sys.executable, "-I", "-c",
-                   f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
-                   f"from autograder.sandbox.server import main; sys.exit(main({theirs.fileno()}))"]
-        if self.isolation == "bubblewrap":
-            command = _bwrap_command(self.submission) + command
-        self.process = subprocess.Popen(
-            command, env=env, cwd=scratch, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-            pass_fds=(theirs.fileno(),),
-        )
-        theirs.close()
-        self.control = ours
+        self.server = launch.take_warm(self.isolation) or launch.start_server(
+            self.isolation, submission=self.submission, file_size_mb=self.limits.file_size_mb)
         self.ready = False
-        protocol.send(ours, {
-            "isolation": self.isolation, "submission": str(self.submission), "root": str(root),
-            "scratch": str(scratch), "memory_mb": self.limits.memory_mb, "processes": self.limits.processes,
-            "file_size_mb": self.limits.file_size_mb, "device": self.device, "threads": self.limits.threads,
-            "max_message_bytes": self.max_message_bytes, "uid": self.uid,
+        launch.send_json(self.server.control, {
+            "isolation": self.isolation, "root": str(root), "scratch": str(scratch),
+            "submission": "/staged" if self.isolation == "bubblewrap" else str(self.submission),
+            "memory_mb": self.limits.memory_mb, "processes": self.limits.processes,
+            "file_size_mb": self.limits.file_size_mb, "device": self.device, "uid": self.uid,
+            "threads": self.limits.threads or len(os.sched_getaffinity(0)),
+            "max_message_bytes": self.max_message_bytes,
         })
 
     def wait_ready(self) -> None:
         if self.ready:
             return
-        if self.process is None:
+        if self.server is None:
             self.start()
         try:
             reply = self._reply(SERVER_START_TIMEOUT)
-        except (protocol.ChannelClosed, protocol.ChannelTimeout) as exc:
-            stderr = self._stderr()
-            self.kill()
-            raise GraderError(f"the sandbox server did not start ({exc}): {stderr}") from None
+        except (ConnectionError, TimeoutError) as exc:
+            log = self.server.kill()
+            self.server = None
+            raise GraderError(f"the sandbox server did not start ({exc}): {log}") from None
         if "error" in reply:
             self.kill()
             raise GraderError(f"the sandbox could not be set up with isolation {self.isolation!r}: {reply['error']}")
         self.notes = list(reply.get("notes", []))
         self.ready = True
 
-    def _reply(self, timeout: float) -> Any:
-        return protocol.recv(self.control, max_bytes=1 << 20, deadline=clock.monotonic() + timeout)
-
-    def _stderr(self) -> str:
-        if self.process is None or self.process.stderr is None:
-            return ""
-        self.process.kill()
-        return self.process.stderr.read().decode("utf-8", "replace")[-2000:]
+    def _reply(self, timeout: float) -> dict:
+        return launch.recv_json(self.server.control, timeout=timeout)[0]
 
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.server is not None and self.server.process.poll() is None
 
     def spawn(self) -> Worker:
         if not self.alive():
-            self.kill()
-            self.start()
+            self.restart()
         self.wait_ready()
         ours, theirs = socket.socketpair()
         out_read, out_write = os.pipe()
         try:
-            socket.send_fds(self.control, [b"S"], [theirs.fileno(), out_write])
+            launch.send_json(self.server.control, {"op": "spawn"}, [theirs.fileno(), out_write])
             pid = self._reply(CONTROL_TIMEOUT)["pid"]
-        except (OSError, protocol.ChannelClosed, protocol.ChannelTimeout) as exc:
-            for resource in (ours, out_read):
-                _close(resource)
+        except (OSError, ConnectionError, TimeoutError, KeyError) as exc:
+            ours.close()
+            os.close(out_read)
             self.kill()
             raise GraderError(f"the sandbox server stopped answering: {exc}") from None
         finally:
@@ -201,46 +154,23 @@ class Sandbox:
         if not (self.ready and self.alive()):
             return {}
         try:
-            socket.send_fds(self.control, [b"R"], [])
+            launch.send_json(self.server.control, {"op": "reset"})
             return self._reply(CONTROL_TIMEOUT)["exits"]
-        except (OSError, protocol.ChannelClosed, protocol.ChannelTimeout, KeyError, TypeError):
+        except (OSError, ConnectionError, TimeoutError, KeyError, TypeError):
             self.kill()
             return {}
 
     def kill(self) -> None:
-        """End the server and its whole namespace (or process group)."""
-        if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.process.wait()
+        """End the server and its whole namespace (or process group), and the uid's processes."""
+        if self.server is not None:
+            self.server.kill()
             isolation.kill_uid(self.uid)  # rlimits level: workers left the server's session
-            if self.process.stderr is not None:
-                self.process.stderr.close()
-        if self.control is not None:
-            self.control.close()
-        self.process = self.control = None
+        self.server = None
         self.ready = False
 
     def restart(self) -> None:
         self.kill()
         self.start()
-
-
-def _close(resource: socket.socket | int) -> None:
-    resource.close() if isinstance(resource, socket.socket) else os.close(resource)
-
-
-def _bwrap_command(submission: Path) -> list[str]:
-    command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
-    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", *isolation._python_folders(),
-                 PACKAGE_PARENT + "/autograder"):
-        if os.path.lexists(path):
-            command += ["--ro-bind", path, path]
-    command += ["--bind", str(submission), isolation.SANDBOX_HOME, "--tmpfs", "/tmp", "--proc", "/proc",
-                "--dev", "/dev", "--chdir", isolation.SANDBOX_HOME, "--"]
-    return command
 
 
 class Worker:

@@ -80,7 +80,7 @@ class _Encoder:
             return value
         if isinstance(value, int) and not isinstance(value, np.generic):
             return int(value)
-        if isinstance(value, float):
+        if isinstance(value, float) and not isinstance(value, np.generic):
             return value if math.isfinite(value) else {"$float": repr(value)}
         if isinstance(value, (list, tuple)) and type(value) in (list, tuple) or isinstance(value, torch.Size):
             items = [self.encode(v, depth + 1) for v in value]
@@ -102,7 +102,7 @@ class _Encoder:
             return {"$device": str(value)}
         if isinstance(value, (bytes, bytearray)):
             return {"$bytes": self.buffer(memoryview(bytes(value)))}
-        if isinstance(value, complex):
+        if isinstance(value, complex) and not isinstance(value, np.generic):
             return {"$complex": [self.encode(value.real), self.encode(value.imag)]}
         if isinstance(value, slice):
             return {"$slice": [self.encode(v, depth + 1) for v in (value.start, value.stop, value.step)]}
@@ -131,7 +131,8 @@ class _Encoder:
         }
 
     def ndarray(self, value: np.ndarray | np.generic) -> dict[str, Any]:
-        array = np.ascontiguousarray(value)
+        # asarray keeps 0-d shapes (ascontiguousarray makes them 1-d); "=" is native byte order
+        array = np.asarray(value, dtype=value.dtype.newbyteorder("="), order="C")
         return {
             "dtype": array.dtype.name,
             "shape": list(array.shape),
@@ -166,7 +167,7 @@ class _Decoder:
             raise CodecError("not a sandbox frame")
         header_len, nbuf = struct.unpack_from("<II", self.frame, 4)
         table_len = 12 + 8 * nbuf
-        if table_len > len(self.frame):
+        if table_len + header_len > len(self.frame):
             raise CodecError("frame is truncated")
         sizes = struct.unpack_from(f"<{nbuf}Q", self.frame, 12)
         self.header = bytes(self.frame[table_len : table_len + header_len])
@@ -210,8 +211,8 @@ class _Decoder:
 
     def _size(self, body: Any, depth: int) -> torch.Size:
         values = [self.decode(v, depth) for v in _expect(body, list)]
-        if not all(type(v) is int for v in values):
-            raise CodecError("torch.Size holds integers")
+        if not all(type(v) is int and -2**63 <= v < 2**63 for v in values):
+            raise CodecError("torch.Size holds 64-bit integers")
         return torch.Size(values)
 
     def _dict(self, body: Any, depth: int) -> dict:
@@ -219,7 +220,7 @@ class _Decoder:
 
     def _tensor(self, body: Any, depth: int) -> torch.Tensor:
         body = _expect(body, dict)
-        dtype = _TORCH_DTYPES.get(body.get("dtype"))
+        dtype = _TORCH_DTYPES.get(body.get("dtype")) if isinstance(body.get("dtype"), str) else None
         if dtype is None:
             raise CodecError(f"tensor dtype {body.get('dtype')!r} is not allowed")
         shape = _shape(body.get("shape"))
@@ -240,7 +241,7 @@ class _Decoder:
 
     def _ndarray(self, body: Any, depth: int) -> np.ndarray | np.generic:
         body = _expect(body, dict)
-        dtype = _NUMPY_DTYPES.get(body.get("dtype"))
+        dtype = _NUMPY_DTYPES.get(body.get("dtype")) if isinstance(body.get("dtype"), str) else None
         if dtype is None:
             raise CodecError(f"array dtype {body.get('dtype')!r} is not allowed")
         shape = _shape(body.get("shape"))
@@ -262,15 +263,15 @@ class _Decoder:
             raise CodecError(f"bad generator device {device!r}")
         if device != "cpu" and not torch.cuda.is_available():
             device = "cpu"
-        generator = torch.Generator(device=device)
         try:
+            generator = torch.Generator(device=device)
             generator.set_state(state.to(torch.uint8).contiguous())
         except (RuntimeError, TypeError) as exc:
             raise CodecError(f"bad generator state: {exc}") from None
         return generator
 
     def _dtype(self, body: Any, depth: int) -> torch.dtype:
-        if body not in _TORCH_DTYPES:
+        if not isinstance(body, str) or body not in _TORCH_DTYPES:
             raise CodecError(f"dtype {body!r} is not allowed")
         return _TORCH_DTYPES[body]
 
@@ -318,6 +319,8 @@ def _expect(value: Any, kind: type) -> Any:
 def _shape(value: Any) -> tuple[int, ...]:
     if not isinstance(value, list) or len(value) > 64 or not all(type(d) is int and d >= 0 for d in value):
         raise CodecError(f"bad shape {value!r}")
+    if math.prod(d for d in value if d) >= 2**59:  # even an empty array's strides and bytes fit in int64
+        raise CodecError(f"shape {value!r} is too large")
     return tuple(value)
 
 
@@ -326,6 +329,6 @@ def decode(frame: bytearray | memoryview, make_handle: Callable[[dict], Any] | N
     decoder = _Decoder(frame, make_handle)
     try:
         header = json.loads(decoder.header)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, too many digits
         raise CodecError(f"bad frame header: {exc}") from None
     return decoder.decode(header)

@@ -7,8 +7,8 @@ Runs inside the sandbox server (never in the grader). Three levels, strongest fi
   and Python folders and a sized tmpfs holding a copy of the submission, pivots into it and
   becomes PID 1 of its namespace. The repository, the solution key and the hidden tests do
   not exist in there; the network has no interface. Student code runs as uid 65534.
-- ``bubblewrap``: the same view built by ``bwrap`` around the server (used where the
-  server cannot unshare by itself but a setuid or user-namespace ``bwrap`` can).
+- ``bubblewrap``: the same view built by ``bwrap`` around the server (chosen by ``auto``
+  where the server cannot unshare by itself but a setuid or user-namespace ``bwrap`` can).
 - ``rlimits``: only resource limits, a new session and a scratch folder; said loudly in
   the results because it hides nothing.
 
@@ -105,7 +105,7 @@ def _bind(root: Path, path: str, *, writable: bool = False) -> None:
         _mount(None, str(target), None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_REC)
 
 
-def _python_folders() -> list[str]:
+def python_folders() -> list[str]:
     """Folders holding the interpreter, its standard library and installed packages."""
     folders = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
     import site
@@ -120,7 +120,7 @@ def build_root(root: Path, submission: Path, limits: Limits) -> None:
     """Populate ``root`` (an empty folder) as the sandbox's file system, then pivot into it."""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", str(root), "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=755")
-    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", *_python_folders()):
+    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", *python_folders()):
         _bind(root, path)
     scratch = f"size={max(limits.file_size_mb, 16)}m,mode=1777"
     for folder in (SANDBOX_HOME, "/tmp", "/dev/shm"):
@@ -192,14 +192,20 @@ def confine_worker(limits: Limits) -> list[str]:
 
 
 def kill_uid(uid: int) -> None:
-    """SIGKILL every process of ``uid`` (root only): what setsid() escapees cannot dodge."""
+    """SIGKILL every process of ``uid`` (root only): what setsid() escapees cannot dodge.
+
+    Repeated until nothing is left to signal, since a fork bomb can fork between sweeps.
+    """
     if os.geteuid() != 0 or uid == 0:
         return
     pid = os.fork()
     if pid == 0:
         try:
             os.setresuid(uid, uid, uid)
-            os.kill(-1, 9)  # as that uid, -1 reaches exactly its processes
+            for _ in range(1000):
+                os.kill(-1, 9)  # as that uid, -1 reaches exactly its processes (and not this one)
+        except ProcessLookupError:
+            pass  # nothing left
         finally:
             os._exit(0)
     os.waitpid(pid, 0)

@@ -18,6 +18,7 @@ from autograder import clock
 from autograder.sandbox import codec
 
 _LENGTH = struct.Struct("<Q")
+_MAX_CHUNKS = 512  # sendmsg refuses more than IOV_MAX (1024 on Linux) buffers at once
 
 
 class ChannelClosed(ConnectionError):
@@ -37,7 +38,7 @@ def send(sock: socket.socket, value: Any, to_handle: Callable | None = None) -> 
     total = sum(c.nbytes for c in chunks)
     pending = [memoryview(_LENGTH.pack(total)), *chunks]
     while pending:
-        sent = sock.sendmsg(pending)
+        sent = sock.sendmsg(pending[:_MAX_CHUNKS])
         while pending and sent >= pending[0].nbytes:
             sent -= pending[0].nbytes
             pending.pop(0)

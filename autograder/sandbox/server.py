@@ -5,10 +5,10 @@ forks one worker per test, each confined and dropped to an unprivileged uid, so 
 costs a fork (tens of milliseconds) rather than a fresh interpreter (seconds). It never
 holds anything secret: it was started clean, holds the submission and nothing else.
 
-Control channel (a Unix socket from the grader, its fd number given to :func:`main`):
-    first frame     the configuration (dict)          -> reply {"isolation", "notes"} or {"error"}
-    b"S" + 2 fds    spawn a worker on (socket, output) -> reply {"pid"}
-    b"R"            kill every worker and its children -> reply {"exits": {pid: status}}
+Control channel (JSON messages on a Unix socket from the grader, see :mod:`launch`):
+    the configuration                        -> {"isolation", "notes"} or {"error"}
+    {"op": "spawn"} + fds (socket, output)   -> {"pid"}
+    {"op": "reset"}                          -> {"exits": {pid: status}}, every worker killed
 """
 
 from __future__ import annotations
@@ -24,12 +24,15 @@ from typing import Any
 import numpy  # noqa: F401  (imported before the uid drop and the pivot, like everything the worker needs)
 import torch  # noqa: F401
 
-from autograder.sandbox import isolation, probes, protocol, worker  # noqa: F401
+from autograder.sandbox import isolation, launch, probes, worker  # noqa: F401
 
 
 def main(control_fd: int) -> int:
     control = socket.socket(fileno=control_fd)
-    config: dict[str, Any] = protocol.recv(control, max_bytes=1 << 20)
+    try:
+        config, _ = launch.recv_json(control)
+    except ConnectionError:  # a prelaunched server nobody adopted
+        return 0
     limits = isolation.Limits(
         memory_mb=config["memory_mb"], processes=config["processes"],
         file_size_mb=config["file_size_mb"], device=config["device"], uid=config["uid"],
@@ -37,9 +40,9 @@ def main(control_fd: int) -> int:
     try:
         home, notes = _isolate(config, limits)
     except Exception as exc:  # noqa: BLE001 - reported to the grader, which fails loudly
-        protocol.send(control, {"error": f"{type(exc).__name__}: {exc}"})
+        launch.send_json(control, {"error": f"{type(exc).__name__}: {exc}"})
         return 1
-    protocol.send(control, {"isolation": config["isolation"], "notes": notes})
+    launch.send_json(control, {"isolation": config["isolation"], "notes": notes})
     _serve(control, home, limits, config)
     isolation.kill_uid(limits.uid)
     return 0
@@ -58,8 +61,9 @@ def _isolate(config: dict[str, Any], limits: isolation.Limits) -> tuple[str, lis
         isolation.build_root(Path(config["root"]), submission, limits)
         notes = ["user namespace (not run as root)"] if userns else []
         return isolation.SANDBOX_HOME, notes
-    if level == "bubblewrap":  # bwrap already built the view; the submission is bound at the home
-        return isolation.SANDBOX_HOME, []
+    if level == "bubblewrap":  # bwrap built the view; the submission is bound read-only at /staged
+        isolation.copy_submission(submission, Path(isolation.SANDBOX_HOME), limits.uid)
+        return isolation.SANDBOX_HOME, [] if os.geteuid() == 0 else ["user namespace (not run as root)"]
     home = Path(config["scratch"])
     isolation.copy_submission(submission, home, limits.uid)
     return str(home), ["no namespaces: the submission can see this machine's files and network"]
@@ -68,16 +72,17 @@ def _isolate(config: dict[str, Any], limits: isolation.Limits) -> tuple[str, lis
 def _serve(control: socket.socket, home: str, limits: isolation.Limits, config: dict[str, Any]) -> None:
     workers: dict[int, Any] = {}
     while True:
-        message, fds, _, _ = socket.recv_fds(control, 16, 4)
-        if not message:
+        try:
+            message, fds = launch.recv_json(control, with_fds=2)
+        except ConnectionError:
             _kill_all(workers, limits.uid)
             return
-        if message[:1] == b"S" and len(fds) == 2:
+        if message.get("op") == "spawn" and len(fds) == 2:
             pid = _spawn(control, fds, home, limits, config)
             workers[pid] = None
-            protocol.send(control, {"pid": pid})
-        elif message[:1] == b"R":
-            protocol.send(control, {"exits": _kill_all(workers, limits.uid)})
+            launch.send_json(control, {"pid": pid})
+        elif message.get("op") == "reset":
+            launch.send_json(control, {"exits": _kill_all(workers, limits.uid)})
         for fd in fds:
             os.close(fd)
 

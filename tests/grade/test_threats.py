@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import textwrap
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grade import grade
-from autograder.sandbox.client import can_unshare
+from autograder.sandbox.launch import can_unshare
 from autograder.sandbox.isolation import SANDBOX_UIDS
 from tests.conftest import make_course, write_files
 
@@ -226,13 +227,15 @@ def _course(root: Path, isolation: str, attacks: list[str]):
 
 def _levels() -> list:
     unshare = pytest.mark.skipif(not can_unshare(), reason="this machine does not allow unshare() (not root, no user namespaces)")
-    return [pytest.param("namespaces", marks=unshare), "rlimits"]
+    bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (make sandbox-tools)")
+    return [pytest.param("namespaces", marks=unshare), pytest.param("bubblewrap", marks=bwrap), "rlimits"]
 
 
 def _sandbox_processes() -> list[str]:
-    """Processes still running under a sandbox uid."""
-    out = subprocess.run(["ps", "-e", "-o", "uid=,pid=,args="], capture_output=True, text=True)
-    return [line for line in out.stdout.splitlines() if int(line.split()[0]) in SANDBOX_UIDS]
+    """Live processes under a sandbox uid (zombies are dead already: reaping them is init's job)."""
+    out = subprocess.run(["ps", "-e", "-o", "uid=,stat=,pid=,args="], capture_output=True, text=True)
+    return [line for line in out.stdout.splitlines()
+            if int(line.split()[0]) in SANDBOX_UIDS and not line.split()[1].startswith("Z")]
 
 
 @pytest.mark.slow

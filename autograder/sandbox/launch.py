@@ -1,0 +1,171 @@
+"""Starting sandbox servers, without importing torch: so a server can import it while we do.
+
+The command line calls :func:`prelaunch` first thing; the server process imports torch in
+parallel with the grader's own imports and then waits for its configuration, which
+:class:`autograder.sandbox.client.Sandbox` sends once the submission is staged. The control
+channel carries small JSON messages (length-prefixed); student data never travels on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from autograder import clock
+from autograder.errors import GraderError
+from autograder.sandbox import isolation
+
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+_LENGTH = struct.Struct("<I")
+_probe: dict[str, bool] = {}
+_warm: list[ServerProcess] = []
+
+
+def can_unshare() -> bool:
+    """Whether this machine lets us create the namespaces (checked once, in a throwaway child)."""
+    if "ok" not in _probe:
+        _probe["ok"] = isolation.namespaces_available()
+    return _probe["ok"]
+
+
+def resolve_isolation(requested: str) -> str:
+    if requested == "auto":
+        if can_unshare():
+            return "namespaces"
+        return "bubblewrap" if shutil.which("bwrap") else "rlimits"
+    if requested == "namespaces" and not can_unshare():
+        raise GraderError("isolation 'namespaces' was asked for, but this machine does not allow unshare()")
+    if requested == "bubblewrap" and not shutil.which("bwrap"):
+        raise GraderError("isolation 'bubblewrap' was asked for, but bwrap is not installed")
+    return requested
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen
+    control: socket.socket
+    isolation: str
+    log: IO[bytes]  # the server's own stderr: read when it fails to start
+
+    def kill(self) -> str:
+        """End the server (and with it its namespace or process group); returns its stderr."""
+        try:
+            os.killpg(self.process.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        self.control.close()
+        self.log.seek(0)
+        text = self.log.read()[-2000:].decode("utf-8", "replace")
+        self.log.close()
+        return text
+
+
+def start_server(level: str, *, submission: Path | None = None, file_size_mb: int = 64) -> ServerProcess:
+    """Launch a server for isolation ``level``; it imports torch, then waits for its configuration."""
+    ours, theirs = socket.socketpair()
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+    command = [sys.executable, "-I", "-c",
+               f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
+               f"from autograder.sandbox.server import main; sys.exit(main({theirs.fileno()}))"]
+    if level == "bubblewrap":
+        if submission is None:
+            raise GraderError("a bubblewrap sandbox needs its submission folder when it starts")
+        command = bwrap_command(submission, file_size_mb) + command
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        command, env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=log, start_new_session=True, pass_fds=(theirs.fileno(),),
+    )
+    theirs.close()
+    return ServerProcess(process, ours, level, log)
+
+
+def prelaunch(requested: str = "auto") -> None:
+    """Start one server now, for the next sandbox to adopt (not for bubblewrap: it binds paths at start)."""
+    level = resolve_isolation(requested)
+    if level != "bubblewrap" and not any(s.isolation == level for s in _warm):
+        _warm.append(start_server(level))
+
+
+def take_warm(level: str) -> ServerProcess | None:
+    for index, server in enumerate(_warm):
+        if server.isolation == level and server.process.poll() is None:
+            return _warm.pop(index)
+    return None
+
+
+def discard_warm() -> None:
+    while _warm:
+        _warm.pop().kill()
+
+
+def bwrap_command(submission: Path, file_size_mb: int) -> list[str]:
+    """bwrap around the server: the same view the namespaces level builds by itself.
+
+    No user namespace when we are root, so the server can still hand each worker its own
+    uid; the submission is bound read-only at /staged and copied into a sized tmpfs.
+    """
+    command = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+               "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    if os.geteuid() != 0:
+        command.append("--unshare-user")
+    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", *isolation.python_folders(),
+                 PACKAGE_PARENT + "/autograder"):
+        if os.path.islink(path):
+            command += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            command += ["--ro-bind", path, path]
+    size = str(max(file_size_mb, 16) << 20)
+    command += ["--ro-bind", str(submission), "/staged"]
+    for folder in (isolation.SANDBOX_HOME, "/tmp"):
+        command += ["--size", size, "--tmpfs", folder]
+    command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/", "--"]
+    return command
+
+
+def new_uid() -> int:
+    return random.choice(isolation.SANDBOX_UIDS)
+
+
+def send_json(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    data = json.dumps(message).encode()
+    payload = _LENGTH.pack(len(data)) + data
+    if fds:
+        socket.send_fds(sock, [payload], fds)
+    else:
+        sock.sendall(payload)
+
+
+def recv_json(sock: socket.socket, *, timeout: float | None = None, max_bytes: int = 1 << 20,
+              with_fds: int = 0) -> tuple[dict[str, Any], list[int]]:
+    """One message (and up to ``with_fds`` passed descriptors); ConnectionError when the peer is gone."""
+    deadline = None if timeout is None else clock.monotonic() + timeout
+    buffer = bytearray()
+    fds: list[int] = []
+    while len(buffer) < _LENGTH.size or len(buffer) < _LENGTH.size + _LENGTH.unpack_from(buffer)[0]:
+        if len(buffer) >= _LENGTH.size and _LENGTH.unpack_from(buffer)[0] > max_bytes:
+            raise ConnectionError("control message too large")
+        remaining = None if deadline is None else deadline - clock.monotonic()
+        if remaining is not None and (remaining <= 0 or not select.select([sock], [], [], remaining)[0]):
+            raise TimeoutError("no answer on the control channel")
+        if with_fds and not fds:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 16, with_fds)
+        else:
+            data = sock.recv(1 << 16)
+        if not data:
+            raise ConnectionError("the control channel closed")
+        buffer += data
+    size = _LENGTH.unpack_from(buffer)[0]
+    return json.loads(buffer[_LENGTH.size : _LENGTH.size + size]), fds
