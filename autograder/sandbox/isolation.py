@@ -120,12 +120,13 @@ def build_root(root: Path, submission: Path, limits: Limits) -> None:
     """Populate ``root`` (an empty folder) as the sandbox's file system, then pivot into it."""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", str(root), "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=755")
-    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", *python_folders()):
-        _bind(root, path)
     scratch = f"size={max(limits.file_size_mb, 16)}m,mode=1777"
     for folder in (SANDBOX_HOME, "/tmp", "/dev/shm"):
         (root / folder[1:]).mkdir(parents=True, exist_ok=True)
         _mount("tmpfs", str(root / folder[1:]), "tmpfs", MS_NOSUID | MS_NODEV, scratch)
+    # After the tmpfs mounts: a virtual environment may live under /tmp (a fresh clone in CI).
+    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", *python_folders()):
+        _bind(root, path)
     for device in ("null", "zero", "full", "random", "urandom"):
         _bind(root, f"/dev/{device}", writable=True)
     if limits.device == "cuda":

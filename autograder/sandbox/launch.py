@@ -121,16 +121,16 @@ def bwrap_command(submission: Path, file_size_mb: int) -> list[str]:
                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
     if os.geteuid() != 0:
         command.append("--unshare-user")
+    size = str(max(file_size_mb, 16) << 20)
+    for folder in (isolation.SANDBOX_HOME, "/tmp"):  # first: later binds may sit under /tmp
+        command += ["--size", size, "--tmpfs", folder]
     for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", *isolation.python_folders(),
                  PACKAGE_PARENT + "/autograder"):
         if os.path.islink(path):
             command += ["--symlink", os.readlink(path), path]
         elif os.path.exists(path):
             command += ["--ro-bind", path, path]
-    size = str(max(file_size_mb, 16) << 20)
     command += ["--ro-bind", str(submission), "/staged"]
-    for folder in (isolation.SANDBOX_HOME, "/tmp"):
-        command += ["--size", size, "--tmpfs", folder]
     command += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/", "--"]
     return command
 

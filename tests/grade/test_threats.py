@@ -295,3 +295,23 @@ def test_kill_and_flood_leave_later_tests_graded(tmp_path, check_results):
     assert results.score == 1
     flood = by_name["flood_stdout"]["output"]
     assert "bytes not shown" in flood and len(flood) < 20_000  # 20 MB printed, a few KB kept
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("isolation", _levels())
+def test_lazy_imports_work_inside_the_sandbox(tmp_path, isolation):
+    """Modules first imported by student code (after the pivot and the uid drop) are readable there."""
+    course = make_course(tmp_path / "course", files=("lazy.py",), solution={"lazy.py": ""}, public={"test_lazy.py": """
+        import pytest
+
+        @pytest.mark.points(1)
+        def test_lazy(student):
+            assert student.lazy.use() == "ok"
+        """}, settings=f'[assignments.toy.sandbox]\nisolation = "{isolation}"\n')
+    write_files(tmp_path / "sub", {"lazy.py": """
+        def use():
+            import encodings.idna, fractions, wave  # not imported by the server beforehand
+            return "ok"
+        """})
+    results = grade(course.assignment("toy"), tmp_path / "sub", out=None)
+    assert results.score == 1, results.tests[0].output
