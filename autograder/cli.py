@@ -31,6 +31,22 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     grade.add_argument("--public-only", action="store_true", help="run only the public tests")
     grade.add_argument("--tests", nargs="+", default=(), metavar="NAME", help="only tests whose name contains NAME")
+    grade.add_argument("--runner", choices=("local", "container"), default="local",
+                       help="local: sandbox on this machine; container: the whole grader in a container")
+
+    batch = commands.add_parser("batch", help="TAs: grade a folder of submissions (or a Gradescope export)")
+    batch.add_argument("id")
+    batch.add_argument("submissions", type=Path, help="a folder with one entry per student, or an export .zip")
+    batch.add_argument("--out", type=Path, required=True, help="folder for results, feedback, gradebook, report")
+    batch.add_argument("--jobs", type=int, default=0, help="parallel gradings (default: the cores; one per GPU)")
+    batch.add_argument("--runner", choices=("local", "container"), default="local")
+    batch.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    batch.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    batch.add_argument("--tests", nargs="+", default=(), metavar="NAME", help="regrade only these tests")
+
+    gradescope = commands.add_parser("gradescope", help="instructors: the autograder zip to upload to Gradescope")
+    gradescope.add_argument("id")
+    gradescope.add_argument("--out", type=Path, required=True, help="the .zip to write")
 
     check = commands.add_parser("check", help="students: run the public tests on this folder")
     check.add_argument("id", nargs="?", help="the assignment (default: the only one in assignment.toml)")
@@ -74,7 +90,7 @@ def _run(args: argparse.Namespace) -> ExitCode:
     if config_path is None:
         config_path = find_config(args.folder if args.command == "check" else None)
     course = load_config(config_path)
-    if args.command in ("grade", "check", "validate"):
+    if args.command in ("grade", "check", "validate", "batch") and getattr(args, "runner", "local") == "local":
         _prelaunch_sandbox(course, getattr(args, "id", None))
     from autograder import commands  # imports torch and pytest: after the prelaunch
 
@@ -82,7 +98,12 @@ def _run(args: argparse.Namespace) -> ExitCode:
         return commands.build(course, args.ids, check=args.check)
     if args.command == "grade":
         return commands.grade(course, args.id, args.submission, out=args.out, device=args.device,
-                              public_only=args.public_only, tests=args.tests)
+                              public_only=args.public_only, tests=args.tests, runner=args.runner)
+    if args.command == "batch":
+        return commands.batch(course, args.id, args.submissions, out=args.out, jobs=args.jobs, runner=args.runner,
+                              device=args.device, force=args.force, tests=args.tests)
+    if args.command == "gradescope":
+        return commands.gradescope(course, args.id, out=args.out)
     if args.command == "check":
         return commands.check(course, args.id, folder=args.folder)
     if args.command == "validate":

@@ -41,11 +41,17 @@ def build(course: CourseConfig, ids: Sequence[str], *, check: bool = False) -> E
 
 
 def grade(course: CourseConfig, assignment_id: str, submission: Path, *, out: Path, device: str = "cpu",
-          public_only: bool = False, tests: Sequence[str] = ()) -> ExitCode:
+          public_only: bool = False, tests: Sequence[str] = (), runner: str = "local") -> ExitCode:
     assignment = course.assignment(assignment_id)
-    results = grade_submission(assignment, submission, out=out, device=device,
-                               solution_dir=solution_key(course, assignment_id), hidden=not public_only,
-                               select=tests)
+    if runner == "container":
+        from autograder.container import grade_in_container
+
+        results = grade_in_container(course, assignment, submission, out=out, device=device,
+                                     public_only=public_only, tests=tests)
+    else:
+        results = grade_submission(assignment, submission, out=out, device=device,
+                                   solution_dir=solution_key(course, assignment_id), hidden=not public_only,
+                                   select=tests)
     print_table(results)
     print(f"results written to {out}")
     return ExitCode.OK
@@ -116,3 +122,19 @@ def print_table(results: Results) -> None:
             for line in test.output.splitlines()[:12]:
                 print(f"{'':8}{line}")
     print(f"total: {results.score:g}/{results.max_score:g}  ({results.status}, {results.execution_time:.1f} s)")
+
+
+def batch(course: CourseConfig, assignment_id: str, submissions: Path, *, out: Path, jobs: int = 0,
+          runner: str = "local", device: str = "cpu", force: bool = False, tests: Sequence[str] = ()) -> ExitCode:
+    from autograder.batch import run_batch
+
+    return run_batch(course, course.assignment(assignment_id), submissions, out=out, jobs=jobs, runner=runner,
+                     device=device, force=force, tests=tests)
+
+
+def gradescope(course: CourseConfig, assignment_id: str, *, out: Path) -> ExitCode:
+    from autograder.gradescope import write_autograder_zip
+
+    path = write_autograder_zip(course, course.assignment(assignment_id), out=out)
+    print(f"wrote {path}: upload it as the assignment's autograder (see README, Gradescope)")
+    return ExitCode.OK
