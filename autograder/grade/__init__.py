@@ -142,8 +142,11 @@ def _results(assignment: AssignmentConfig, plugin: GradingPlugin, staged: Staged
         missing = staged.missing(assignment)
         if missing:
             lines.append(f"Missing from your submission: {', '.join(missing)}")
-    if any("timed out" in t.output or "time limit" in t.output for t in tests) and status == "graded":
+    kinds = {t.failure for t in tests}
+    if status == "graded" and "timeout" in kinds:
         status = "timed out"
+    elif status == "graded" and "crash" in kinds:
+        status = "crashed"
     if sandbox is not None:
         lines.append(f"Isolation: {sandbox.isolation}" + "".join(f"; {n}" for n in sandbox.notes))
     if any("hidden" in t.tags for t in tests):

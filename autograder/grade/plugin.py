@@ -86,6 +86,19 @@ class Outcome:
     time_s: float = 0.0
     ran: bool = False
     grader_error: str = ""
+    failure: str = ""  # see FAILURE_KINDS
+
+
+# Why a test failed, for gradebooks and for the submission's status (results' extra_data).
+FAILURE_KINDS = {
+    client.TimedOut: "timeout", client.SandboxDied: "crash", client.BadReply: "bad reply",
+    client.StudentCodeError: "exception", SubmissionError: "invalid submission", GraderError: "grader error",
+    AssertionError: "wrong answer",
+}
+
+
+def failure_kind(exc: BaseException) -> str:
+    return next((kind for cls, kind in FAILURE_KINDS.items() if isinstance(exc, cls)), "error")
 
 
 class GradingPlugin:
@@ -143,10 +156,11 @@ class GradingPlugin:
         if report.when == "call" and report.passed:
             outcome.passed = True
         if report.skipped and not outcome.message:
-            outcome.message = f"not run: {_skip_reason(report)}"
+            outcome.message, outcome.failure = f"not run: {_skip_reason(report)}", "skipped"
         if report.failed and call.excinfo is not None and not outcome.message:
             outcome.passed = False
             outcome.message, outcome.grader_error = self.explain(call.excinfo.value, hidden=self.is_hidden(item))
+            outcome.failure = failure_kind(call.excinfo.value)
 
     # -- fixtures ------------------------------------------------------------------
     @pytest.fixture
@@ -203,7 +217,7 @@ class GradingPlugin:
         return [self.result(item, numbers[item.nodeid]) for item in self.items]
 
     def result(self, item: pytest.Item, number: str) -> TestResult:
-        outcome = self.outcomes.get(item.nodeid, Outcome(message="not run"))
+        outcome = self.outcomes.get(item.nodeid, Outcome(message="not run", failure="not run"))
         points_marker = item.get_closest_marker("points")
         points = float(points_marker.args[0]) if points_marker and points_marker.args else 0.0
         credit = self.credits.get(item.nodeid)
@@ -215,7 +229,7 @@ class GradingPlugin:
             name=item.nodeid, number=number, score=points * fraction, max_score=points,
             passed=outcome.passed and fraction == 1.0, visibility=visibility, time_s=outcome.time_s,
             output=_output(item, outcome, credit, self.outputs.get(item.nodeid, "")),
-            tags=("hidden",) if hidden else ("public",),
+            tags=("hidden",) if hidden else ("public",), failure="" if outcome.passed else outcome.failure,
         )
 
     def grader_errors(self) -> list[str]:

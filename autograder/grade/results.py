@@ -29,6 +29,7 @@ class TestResult:
     visibility: str
     time_s: float = 0.0
     tags: tuple[str, ...] = ()
+    failure: str = ""  # why it failed: timeout, crash, exception, wrong answer, invalid submission, ...
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,7 +42,7 @@ class TestResult:
             "output_format": "md",
             "visibility": self.visibility,
             "tags": list(self.tags),
-            "extra_data": {"time_s": round(self.time_s, 4)},
+            "extra_data": {"time_s": round(self.time_s, 4), **({"failure": self.failure} if self.failure else {})},
         }
 
 
@@ -51,7 +52,7 @@ class Results:
     tests: tuple[TestResult, ...]
     output: str
     execution_time: float
-    status: str = "graded"  # graded | invalid submission | timed out | grader error
+    status: str = "graded"  # graded | timed out | crashed | invalid submission | grader error
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grade import grade
+from autograder.sandbox import launch
 from autograder.sandbox.launch import can_unshare
 from autograder.sandbox.isolation import SANDBOX_UIDS
 from tests.conftest import make_course, write_files
@@ -80,7 +81,7 @@ def sleep_forever(x):
 def memory_bomb(x):
     hoard = []
     while True:
-        hoard.append(bytearray(1 << 26))
+        hoard.append(bytearray(1 << 30))  # the address-space limit refuses the first GiB at once
 
 
 def fork_bomb(x):
@@ -214,7 +215,7 @@ def _course(root: Path, isolation: str, attacks: list[str]):
         root, files=("attack.py",), hidden={"test_attacks.py": tests}, solution={"attack.py": honest},
         settings=f"""
             time_limit = 120
-            test_time_limit = 3
+            test_time_limit = 5
             [assignments.toy.sandbox]
             memory_mb = 512
             processes = 32
@@ -231,16 +232,30 @@ def _levels() -> list:
     return [pytest.param("namespaces", marks=unshare), pytest.param("bubblewrap", marks=bwrap), "rlimits"]
 
 
-def _sandbox_processes() -> list[str]:
-    """Live processes under a sandbox uid (zombies are dead already: reaping them is init's job)."""
+@pytest.fixture
+def issued_uids(monkeypatch) -> set[int]:
+    """The sandbox uids handed out during this test (other gradings may run beside it)."""
+    issued: set[int] = set()
+    original = launch.new_uid
+
+    def record() -> int:
+        issued.add(uid := original())
+        return uid
+
+    monkeypatch.setattr(launch, "new_uid", record)
+    return issued
+
+
+def _live_processes(uids: set[int]) -> list[str]:
+    """Live processes under these uids (zombies are dead already: reaping them is init's job)."""
     out = subprocess.run(["ps", "-e", "-o", "uid=,stat=,pid=,args="], capture_output=True, text=True)
     return [line for line in out.stdout.splitlines()
-            if int(line.split()[0]) in SANDBOX_UIDS and not line.split()[1].startswith("Z")]
+            if int(line.split()[0]) in uids and not line.split()[1].startswith("Z")]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("isolation", _levels())
-def test_hostile_submission_scores_zero(tmp_path, isolation, check_results):
+def test_hostile_submission_scores_zero(tmp_path, isolation, check_results, issued_uids):
     attacks = ATTACKS + (ISOLATED_ONLY if isolation != "rlimits" else [])
     course, honest = _course(tmp_path / "course", isolation, attacks)
     assignment = course.assignment("toy")
@@ -269,15 +284,20 @@ def test_hostile_submission_scores_zero(tmp_path, isolation, check_results):
     assert scored == {}, scored
     assert data["score"] == 0
     messages = {t["name"].split("::test_")[1]: t["output"] for t in data["tests"]}
-    assert "timed out after 3 s" in messages["loop_forever"]
-    assert "timed out after 3 s" in messages["sleep_forever"]
+    failures = {t["name"].split("::test_")[1]: t["extra_data"].get("failure") for t in data["tests"]}
+    assert failures["loop_forever"] == "timeout" and failures["segfault"] == "crash"
+    assert failures["recursion"] == "exception" and failures["always_equal"] == "wrong answer"
+    assert data["extra_data"]["status"] == "timed out"
+    assert "timed out after 5 s" in messages["loop_forever"]
+    assert "timed out after 5 s" in messages["sleep_forever"]
     assert "exited early (exit code 0)" in messages["exit_early"]
     assert "SIGSEGV" in messages["segfault"]
     assert "RecursionError" in messages["recursion"]
     assert "MemoryError" in messages["memory_bomb"]
     assert "over the" in messages["huge_reply"]
     assert "PASSED" not in json.dumps([t for t in data["tests"] if "fake_output" not in t["name"]])
-    assert _sandbox_processes() == [], "sandbox processes outlived grading"
+    assert issued_uids and all(uid in SANDBOX_UIDS for uid in issued_uids)
+    assert _live_processes(issued_uids) == [], "sandbox processes outlived grading"
 
 
 @pytest.mark.slow
