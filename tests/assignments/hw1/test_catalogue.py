@@ -1,20 +1,34 @@
-"""hw1 sampling: every catalogued bug loses points on the tests meant for it; correct variants keep full marks.
+"""hw1: every catalogued bug loses points on the tests meant for it; correct variants keep full marks.
 
-Each variant of the solution key (``sampling_variants.VARIANTS``) is graded through the
-real pipeline (sandbox included), with the public and hidden tests.
+Each ``*_variants.py`` beside this file lists variants of one solution-key module
+(``VARIANTS``: text replacements and the exact set of tests that must fail). Each variant
+is graded through the real pipeline, sandbox included, with the public and hidden tests.
 """
 
 from __future__ import annotations
+
+import importlib
+from pathlib import Path
 
 import pytest
 
 from autograder.config import load_config
 from autograder.grade import grade
-from tests.assignments.hw1.sampling_variants import VARIANTS
 from tests.conftest import REPO
 
 COURSE = load_config(REPO / "grading.toml")
 SOURCE = REPO / "assignments" / "hw1"
+
+
+def _catalogue() -> list[dict]:
+    variants = []
+    for path in sorted(Path(__file__).parent.glob("*_variants.py")):
+        module = importlib.import_module(f"tests.assignments.hw1.{path.stem}")
+        variants += module.VARIANTS
+    return variants
+
+
+VARIANTS = _catalogue()
 
 
 def apply(variant: dict) -> str:
@@ -25,11 +39,17 @@ def apply(variant: dict) -> str:
     return text
 
 
+def test_variant_names_are_unique_and_modules_are_graded():
+    names = [v["name"] for v in VARIANTS]
+    assert len(names) == len(set(names))
+    assert {f"{v['module']}.py" for v in VARIANTS} <= set(COURSE.assignment("hw1").files)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v["name"] for v in VARIANTS])
 def test_variant_fails_exactly_its_tests(variant, tmp_path, check_results):
     submission = tmp_path / "submission"
-    submission.mkdir()
+    copy_key(submission)
     (submission / f"{variant['module']}.py").write_text(apply(variant))
     out = tmp_path / "results.json"
     results = grade(COURSE.assignment("hw1"), submission, out=out, solution_dir=REPO / "solutions" / "hw1")
@@ -38,3 +58,10 @@ def test_variant_fails_exactly_its_tests(variant, tmp_path, check_results):
     assert failed == sorted(variant["must_fail"]), [t.output for t in results.tests if not t.passed]
     if not variant["must_fail"]:
         assert results.score == results.max_score
+
+
+def copy_key(submission: Path) -> None:
+    """The solution key's hand-in files: a variant replaces one of them."""
+    submission.mkdir()
+    for name in COURSE.assignment("hw1").files:
+        (submission / name).write_text((REPO / "solutions" / "hw1" / name).read_text())
