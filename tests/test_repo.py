@@ -5,11 +5,14 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import torch
 
 from autograder import build
 from autograder.build.leaks import check_release
 from autograder.commands import validate
 from autograder.config import load_config
+from autograder.errors import GraderError
+from autograder.grade import grade
 from tests.conftest import REPO
 
 COURSE = load_config(REPO / "grading.toml")
@@ -42,3 +45,20 @@ def test_validate_hw1(capsys):
     assert validate(COURSE, "hw1") == 0
     out = capsys.readouterr().out
     assert "solution key: 20/20" in out and "blank release: 0/20" in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the error path cannot be shown")
+def test_device_cuda_without_a_gpu_is_a_clear_grader_error(tmp_path, check_results):
+    out = tmp_path / "results.json"
+    with pytest.raises(GraderError, match="no CUDA device"):
+        grade(COURSE.assignment("hw1"), REPO / "solutions" / "hw1", out=out, device="cuda",
+              solution_dir=REPO / "solutions" / "hw1")
+    assert check_results(out)["score"] == 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none on this machine)")
+def test_hw1_key_full_marks_on_gpu(tmp_path):
+    results = grade(COURSE.assignment("hw1"), REPO / "solutions" / "hw1", out=tmp_path / "r.json", device="cuda",
+                    solution_dir=REPO / "solutions" / "hw1")
+    assert results.score == results.max_score, [t.output for t in results.tests if not t.passed]
