@@ -18,7 +18,6 @@ Every level applies the same rlimits to each worker.
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import resource
 import shutil
@@ -233,7 +232,3 @@ def namespaces_available() -> bool:
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
-
-
-def describe_errno(err: int) -> str:
-    return errno.errorcode.get(err, str(err))

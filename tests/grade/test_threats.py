@@ -13,7 +13,6 @@ import os
 import shutil
 import socket
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
