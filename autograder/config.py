@@ -72,6 +72,7 @@ class CourseConfig:
     name: str
     root: Path  # the folder holding grading.toml
     assignments: tuple[AssignmentConfig, ...]
+    package: str = "autograder"  # what students `pip install` to run `autograder check`
 
     def assignment(self, assignment_id: str) -> AssignmentConfig:
         for a in self.assignments:
@@ -144,7 +145,7 @@ class _Reader:
 
     def course(self, data: dict) -> CourseConfig:
         self.table(data, "", {"course", "defaults", "assignments"})
-        course = self.table(data.get("course", {}), "course", {"name"})
+        course = self.table(data.get("course", {}), "course", {"name", "package"})
         defaults = self.defaults(data.get("defaults", {}))
         raw = data.get("assignments", {})
         assignments = self.table(raw, "assignments", set(raw) if isinstance(raw, dict) else set())
@@ -152,7 +153,8 @@ class _Reader:
             raise self.error("assignments", "at least one [assignments.<id>] table is needed")
         parsed = tuple(self.assignment(i, a, defaults) for i, a in assignments.items())
         name = self.value(course, "course", "name", str, "course")
-        return CourseConfig(name=name, root=self.path.parent, assignments=parsed)
+        package = self.value(course, "course", "package", str, "autograder")
+        return CourseConfig(name=name, root=self.path.parent, assignments=parsed, package=package)
 
     def defaults(self, data: dict) -> dict[str, Any]:
         key = "defaults"

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from autograder.config import AssignmentConfig
 
-# What the student README tells students to install; torch matches pyproject.toml.
-AUTOGRADER_REQUIREMENT = "autograder"
+# torch as pinned in pyproject.toml; the grader package comes from grading.toml's [course] package.
 TORCH_REQUIREMENT = "torch==2.13.0"
 
 
@@ -72,19 +71,20 @@ def assignment_toml(*, course_name: str, assignment: AssignmentConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def student_readme(assignment: AssignmentConfig) -> str:
+def student_readme(assignment: AssignmentConfig, *, package: str) -> str:
     """``README.md`` of a student release: what to fill in and how to run the public tests."""
     files = ", ".join(f"`{name}`" for name in assignment.files)
+    where = "it" if len(assignment.files) == 1 else "them"
     return f"""# {assignment.title}
 
-You hand in {files}. In them, fill in every `...` and every
+You hand in {files}. In {where}, fill in every `...` and every
 `raise NotImplementedError()`; everything else in this folder is provided.
 
 ## Running the public tests
 
-Install the course's `{AUTOGRADER_REQUIREMENT}` package (as linked from the course page) and PyTorch:
+Install the course's grader and PyTorch:
 
-    pip install {AUTOGRADER_REQUIREMENT} {TORCH_REQUIREMENT}
+    pip install "{package}" {TORCH_REQUIREMENT}
 
 then run, inside this folder:
 

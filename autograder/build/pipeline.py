@@ -62,7 +62,7 @@ def render_assignment(*, course: CourseConfig, assignment: AssignmentConfig) -> 
         release[relative] = render_file(assignment.source / relative, "student", display=display)
         solutions[relative] = render_file(assignment.source / relative, "solution", display=display)
     toml = assignment_toml(course_name=course.name, assignment=assignment).encode("utf-8")
-    release["README.md"] = student_readme(assignment).encode("utf-8")
+    release["README.md"] = student_readme(assignment, package=course.package).encode("utf-8")
     solutions["README.md"] = solutions_readme(assignment).encode("utf-8")
     release["assignment.toml"] = solutions["assignment.toml"] = toml
     return Rendered(assignment=assignment, release=dict(sorted(release.items())), solutions=dict(sorted(solutions.items())))
