@@ -18,8 +18,8 @@ from autograder.grade import grade  # noqa: E402
 SUBMISSIONS = {
     "solution key": ROOT / "solutions" / "hw1",
     "blank release": ROOT / "student_release" / "hw1",
-    "notebook with a training loop": ROOT / "examples" / "hw1" / "notebook" / "sampling.ipynb",
-    "Box-Muller missing a factor 2": ROOT / "examples" / "hw1" / "box_muller_missing_factor_2",
+    "notebook (sampling only)": ROOT / "examples" / "hw1" / "notebook" / "sampling.ipynb",
+    "sampling only, Box-Muller bug": ROOT / "examples" / "hw1" / "box_muller_missing_factor_2",
     "corrupt zip": ROOT / "examples" / "hw1" / "broken.zip",
 }
 

@@ -67,6 +67,8 @@ def test_build_check_validate_grade(course, tmp_path, capsys, check_results):
     assert check_results(results)["score"] == 4
     assert run(course, "grade", "toy", str(tmp_path / "sub"), "--out", str(results), "--public-only") == 0
     assert check_results(results)["score"] == 1
+    assert run(course, "grade", "toy", str(tmp_path / "sub"), "--out", str(results), "--tests", "key") == 0
+    assert [t["name"] for t in check_results(results)["tests"]] == ["hidden/test_hidden.py::test_double_key"]
 
 
 def test_check_in_a_student_release_mentions_hidden_tests(course, capsys, monkeypatch):

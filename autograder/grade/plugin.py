@@ -127,7 +127,6 @@ class GradingPlugin:
             self.problems.append(f"{report.nodeid}: could not be collected:\n{report.longrepr}")
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self.items = list(items)
         for item in items:
             points = item.get_closest_marker("points")
             if points is None or len(points.args) != 1 or not isinstance(points.args[0], (int, float)) \
@@ -136,6 +135,9 @@ class GradingPlugin:
             visibility = item.get_closest_marker("visibility")
             if visibility is not None and (len(visibility.args) != 1 or visibility.args[0] not in VISIBILITIES):
                 self.problems.append(f"{item.nodeid}: visibility must be one of {', '.join(VISIBILITIES)}")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.items = list(session.items)  # after selection: tests left out by --tests are not results
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
