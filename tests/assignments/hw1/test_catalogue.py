@@ -2,7 +2,8 @@
 
 Each ``*_variants.py`` beside this file lists variants of one solution-key module
 (``VARIANTS``: text replacements and the exact set of tests that must fail). Each variant
-is graded through the real pipeline, sandbox included, with the public and hidden tests.
+is graded through the real pipeline, sandbox included, with that module's public and
+hidden tests (the other modules are the key's, so their tests cannot tell anything).
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def test_variant_fails_exactly_its_tests(variant, tmp_path, check_results):
     copy_key(submission)
     (submission / f"{variant['module']}.py").write_text(apply(variant))
     out = tmp_path / "results.json"
-    results = grade(COURSE.assignment("hw1"), submission, out=out, solution_dir=REPO / "solutions" / "hw1")
+    module = variant["module"]
+    results = grade(COURSE.assignment("hw1"), submission, out=out, solution_dir=REPO / "solutions" / "hw1",
+                    select=[f"test_{module}.py", f"test_{module}_hidden.py"])
     check_results(out)
     failed = sorted(t.name.split("::")[1] for t in results.tests if not t.passed)
     assert failed == sorted(variant["must_fail"]), [t.output for t in results.tests if not t.passed]
