@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench sandbox-tools build check clean
+.PHONY: demo test test-fast bench bench-container sandbox-tools container-engine build check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,18 @@ sandbox-tools:
 	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1)) ; } || \
 	  echo "bubblewrap not installed: its isolation level will be skipped in tests"
 
+# Podman (installed, configured and started) and the grader's image, for the tests marked
+# `container`: scripts/podman-setup.sh, quick once done. Never fails the build: where it
+# cannot work, those tests skip and show its reason (build/podman-setup.status).
+container-engine: $(STAMP)
+	@PYTHON=$(BIN)/python scripts/podman-setup.sh || \
+	  echo "container engine not prepared: tests marked container will be skipped (reason above)"
+
 demo: $(STAMP)
 	$(BIN)/python -m autograder build
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP) sandbox-tools
+test: $(STAMP) sandbox-tools container-engine
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -33,6 +40,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/spine.py
+
+bench-container: $(STAMP) container-engine
+	$(BIN)/python benchmarks/container.py
 
 build: $(STAMP)
 	$(BIN)/python -m autograder build

@@ -11,17 +11,20 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from autograder import clock
 from autograder.config import AssignmentConfig
 from autograder.errors import GraderError, SubmissionError
-from autograder.grade.plugin import GradingPlugin, unload_modules
 from autograder.grade.results import Results, failure_results, write_results
-from autograder.grade.student import SandboxRunner
-from autograder.grade.submission import StagedSubmission, stage_submission
-from autograder.sandbox.client import Sandbox
+
+# pytest, torch and the sandbox are imported when grading starts, not with this package:
+# `import autograder.grade.results` stays light (the container runner's host side and the
+# Gradescope package use it without ever importing torch).
+if TYPE_CHECKING:
+    from autograder.grade.plugin import GradingPlugin
+    from autograder.grade.submission import StagedSubmission
+    from autograder.sandbox.client import Sandbox
 
 __all__ = ["grade"]
 
@@ -65,6 +68,10 @@ def grade(
 
 def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solution_dir: Path | None,
            hidden: bool, tests_dir: Path, select: Sequence[str], start: float) -> Results:
+    from autograder.grade.plugin import GradingPlugin
+    from autograder.grade.student import SandboxRunner
+    from autograder.sandbox.client import Sandbox
+
     if device == "cuda":
         import torch
 
@@ -91,6 +98,8 @@ def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solut
 
 
 def _stage(submission: Path, assignment: AssignmentConfig, target: Path) -> tuple[StagedSubmission | None, str | None]:
+    from autograder.grade.submission import stage_submission
+
     try:
         return stage_submission(submission, assignment, target), None
     except SubmissionError as exc:
@@ -98,6 +107,10 @@ def _stage(submission: Path, assignment: AssignmentConfig, target: Path) -> tupl
 
 
 def _run_pytest(tests_dir: Path, plugin: GradingPlugin, *, hidden: bool, select: Sequence[str], workdir: Path) -> int:
+    import pytest
+
+    from autograder.grade.plugin import unload_modules
+
     folders = [tests_dir / "public"] + ([tests_dir / "hidden"] if hidden else [])
     ini = workdir / "pytest.ini"
     ini.write_text("[pytest]\n")
@@ -123,6 +136,8 @@ def _run_pytest(tests_dir: Path, plugin: GradingPlugin, *, hidden: bool, select:
 
 def _results(assignment: AssignmentConfig, plugin: GradingPlugin, staged: StagedSubmission | None,
              invalid: str | None, sandbox: Sandbox | None, exit_code: int, elapsed: float) -> Results:
+    import pytest
+
     problems = plugin.grader_errors()
     if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         problems.append(f"pytest stopped with {pytest.ExitCode(exit_code).name}")

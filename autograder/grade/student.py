@@ -30,11 +30,15 @@ class StudentSession:
         if self.failure is not None:
             raise self.failure
         self.runner.check_submission()
+        if self.worker is None:  # waiting for the sandbox to start (importing torch) is not the student's time
+            started = clock.monotonic()
+            self.worker = self.runner.sandbox.spawn()
+            waited = clock.monotonic() - started
+            self.deadline += waited
+            self.runner.deadline += waited
         deadline, reason = self.deadline, f"timed out after {self.time_limit:g} s"
         if self.runner.deadline < deadline:
             deadline, reason = self.runner.deadline, self.runner.total_limit_message
-        if self.worker is None:
-            self.worker = self.runner.sandbox.spawn()
         try:
             reply = self.worker.request(message, deadline=deadline, make_handle=self._handle, to_handle=_send_handle)
         except protocol.ChannelTimeout:

@@ -30,6 +30,7 @@ PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 _LENGTH = struct.Struct("<I")
 _probe: dict[str, bool] = {}
 _warm: list[ServerProcess] = []
+_keep_warm: set[str] = set()  # levels whose warm server is replaced as soon as it is taken (keep_warm)
 
 
 def can_unshare() -> bool:
@@ -76,6 +77,8 @@ def start_server(level: str, *, submission: Path | None = None, file_size_mb: in
     """Launch a server for isolation ``level``; it imports torch, then waits for its configuration."""
     ours, theirs = socket.socketpair()
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+    if "CUDA_VISIBLE_DEVICES" in os.environ:  # a batch worker's own GPU: its sandboxes use that one
+        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
     command = [sys.executable, "-I", "-c",
                f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
                f"from autograder.sandbox.server import main; sys.exit(main({theirs.fileno()}))"]
@@ -102,11 +105,26 @@ def prelaunch(requested: str = "auto") -> None:
 def take_warm(level: str) -> ServerProcess | None:
     for index, server in enumerate(_warm):
         if server.isolation == level and server.process.poll() is None:
-            return _warm.pop(index)
-    return None
+            taken = _warm.pop(index)
+            break
+    else:
+        taken = None
+    if level in _keep_warm:
+        prelaunch(level)
+    return taken
+
+
+def keep_warm(requested: str = "auto") -> None:
+    """From now on keep a server warm: each one taken is replaced at once (batch workers, so the next
+    submission's server imports torch while this one is graded). Ended by :func:`discard_warm`."""
+    level = resolve_isolation(requested)
+    if level != "bubblewrap":
+        _keep_warm.add(level)
+        prelaunch(level)
 
 
 def discard_warm() -> None:
+    _keep_warm.clear()
     while _warm:
         _warm.pop().kill()
 
