@@ -44,7 +44,7 @@ from autograder.build.generated import assignment_toml, toml_string
 from autograder.config import AssignmentConfig, CourseConfig
 from autograder.container import engine, readback
 from autograder.errors import GraderError
-from autograder.grade.results import Results, failure_results, write_results
+from autograder.grade.results import Results, failure_results, graded_or_failed
 
 CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 GRADER_MEMORY_MB = 1536  # the grader, pytest, the solution key and the sandbox server, each with torch loaded
@@ -64,22 +64,11 @@ def grade_in_container(course: CourseConfig, assignment: AssignmentConfig, submi
     the results when the grader itself failed, like the local runner.
     """
     start = clock.monotonic()
-    try:
-        results = _grade(course, assignment, Path(submission), device=device, public_only=public_only,
-                         tests=tests, image=engine.image_name(device, image), engine_url=engine_url)
-    except BaseException as exc:
-        reason = f"The grader failed and could not grade this submission: {exc}"
-        results = failure_results(assignment.id, reason, execution_time=clock.monotonic() - start)
-        if out is not None:
-            write_results(results, out)
-        if isinstance(exc, GraderError):
-            raise
-        raise GraderError(str(exc) or type(exc).__name__) from exc
-    if out is not None:
-        write_results(results, out)
-    if results.status == "grader error":
-        raise GraderError(results.output)
-    return results
+    return graded_or_failed(
+        assignment.id,
+        lambda: _grade(course, assignment, Path(submission), device=device, public_only=public_only, tests=tests,
+                       image=engine.image_name(device, image), engine_url=engine_url),
+        out=out, start=start, now=clock.monotonic)
 
 
 def _grade(course: CourseConfig, assignment: AssignmentConfig, submission: Path, *, device: str,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from autograder import clock
 from autograder.config import AssignmentConfig
 from autograder.errors import GraderError, SubmissionError
-from autograder.grade.results import Results, failure_results, write_results
+from autograder.grade.results import Results, graded_or_failed
 
 # pytest, torch and the sandbox are imported when grading starts, not with this package:
 # `import autograder.grade.results` stays light (the container runner's host side and the
@@ -47,23 +47,11 @@ def grade(
     tests whose node id contains one of the strings.
     """
     start = clock.monotonic()
-    try:
-        results = _grade(assignment, Path(submission), device=device, solution_dir=solution_dir,
-                         hidden=hidden, tests_dir=tests_dir or assignment.source / "tests", select=select,
-                         start=start)
-    except BaseException as exc:
-        reason = f"The grader failed and could not grade this submission: {exc}"
-        results = failure_results(assignment.id, reason, execution_time=clock.monotonic() - start)
-        if out is not None:
-            write_results(results, out)
-        if isinstance(exc, GraderError):
-            raise
-        raise GraderError(str(exc) or type(exc).__name__) from exc
-    if out is not None:
-        write_results(results, out)
-    if results.status == "grader error":
-        raise GraderError(results.output)
-    return results
+    return graded_or_failed(
+        assignment.id,
+        lambda: _grade(assignment, Path(submission), device=device, solution_dir=solution_dir, hidden=hidden,
+                       tests_dir=tests_dir or assignment.source / "tests", select=select, start=start),
+        out=out, start=start, now=clock.monotonic)
 
 
 def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solution_dir: Path | None,

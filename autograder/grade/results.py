@@ -12,6 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -101,3 +102,28 @@ def failure_results(assignment: str, reason: str, *, execution_time: float = 0.0
     """The last-ditch file: score 0 and the reason, when nothing else could be graded."""
     return Results(assignment=assignment, tests=(), output=reason, execution_time=execution_time,
                    status=status)
+
+
+def graded_or_failed(assignment: str, grading: Callable[[], Results], *, out: Path | None,
+                     start: float, now: Callable[[], float]) -> Results:
+    """Run ``grading`` and write its results; if it fails, write score 0 and the reason, then raise.
+
+    Every runner goes through here, so no path leaves a submission without a results file.
+    A results file whose status is "grader error" is written and then raised as well.
+    """
+    from autograder.errors import GraderError
+
+    try:
+        results = grading()
+    except BaseException as exc:
+        reason = f"The grader failed and could not grade this submission: {exc}"
+        if out is not None:
+            write_results(failure_results(assignment, reason, execution_time=now() - start), out)
+        if isinstance(exc, GraderError):
+            raise
+        raise GraderError(str(exc) or type(exc).__name__) from exc
+    if out is not None:
+        write_results(results, out)
+    if results.status == "grader error":
+        raise GraderError(results.output)
+    return results
