@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,16 +165,16 @@ class FailureGroup:
     students: tuple[str, ...]
 
 
-def failure_groups(records: Sequence[Record]) -> list[FailureGroup]:
+def failure_groups(records: Sequence[Record], skip: Collection[str] = ()) -> list[FailureGroup]:
     """Failed tests grouped by test and message (numbers blanked), largest group first.
 
-    Invalid submissions are left out: every test fails for the same reason there, which the
-    gradebook's reason column already says once.
+    Invalid submissions are left out, and the students in ``skip`` (unchanged starter code):
+    every test fails for them, which the gradebook already says once per row.
     """
     docs = test_docs(records)
     groups: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
     for record in sorted(records, key=lambda r: r.student):
-        if record.data is not None and store.status(record.data) == "invalid submission":
+        if record.student in skip or (record.data is not None and store.status(record.data) == "invalid submission"):
             continue
         for test in record.tests:
             if test.get("status") == "passed":

@@ -69,7 +69,7 @@ def render(*, records: Sequence[Record], book: pd.DataFrame, title: str, course:
         + "</div>",
         _panel("Time per test <span class=\"sub\">(the first test of a submission also waits for its sandbox "
                "to start)</span>", _image(_test_times(ran, names))),
-        _failures(records),
+        _failures(records, set(book.loc[book["identical_group"] == STARTER, "student"]) if len(book) else set()),
         _not_graded(book),
         _slowest(records),
         _identical(book),
@@ -111,8 +111,8 @@ def _panel(heading: str, body: str) -> str:
     return f'<div class="panel"><h2 style="margin-top:0">{heading}</h2>{body}</div>'
 
 
-def _failures(records: Sequence[Record]) -> str:
-    groups = failure_groups(records)
+def _failures(records: Sequence[Record], starter: set[str]) -> str:
+    groups = failure_groups(records, skip=starter)
     if not groups:
         return "<h2>Failures</h2><p>No test failed (invalid submissions aside).</p>"
     rows = []
@@ -123,8 +123,9 @@ def _failures(records: Sequence[Record]) -> str:
                     f"{html.escape(short_name(group.test))}</code></td><td>{html.escape(group.kind)}</td>"
                     f"<td>{html.escape(group.message)}</td><td class=\"muted\">{html.escape(students)}</td></tr>")
     more = f"<p class=\"muted\">{len(groups) - 60} smaller groups not shown.</p>" if len(groups) > 60 else ""
+    skipped = f" {len(starter)} unchanged starter-code submission(s) are left out." if starter else ""
     return ("<h2>Failures grouped by message</h2><p class=\"sub\">Numbers in the messages are ignored when "
-            "grouping; the message shown is the first student's.</p>"
+            f"grouping; the message shown is the first student's. Invalid submissions are listed below.{skipped}</p>"
             '<table><tr><th class="num">submissions</th><th>test</th><th>kind</th><th>message</th>'
             "<th>students</th></tr>" + "".join(rows) + "</table>" + more)
 

@@ -68,9 +68,11 @@ def test_report_groups_failures_and_lists_the_rest(mixed_batch):
     _, _, out = mixed_batch
     text = (out / "report.html").read_text(encoding="utf-8")
     groups = text[text.index("Failures grouped by message"):text.index("Not graded normally")]
-    row = re.search(r"<tr><td class=\"num\"><b>2</b></td><td><code>test_double</code></td><td>wrong answer</td>"
-                    r"<td>double\(x\) must return 2 \* x</td><td class=\"muted\">blank, wrong</td></tr>", groups)
+    row = re.search(r"<tr><td class=\"num\"><b>1</b></td><td><code>test_double</code></td><td>wrong answer</td>"
+                    r"<td>double\(x\) must return 2 \* x</td><td class=\"muted\">wrong</td></tr>", groups)
     assert row, groups
+    assert "1 unchanged starter-code submission(s) are left out" in groups  # blank fails everything
+    assert ">blank<" not in groups
     assert "SIGSEGV" in groups and "timed out after 2 s" in groups
     assert "not a readable zip file" not in groups  # invalid submissions are listed once, below
     rest = text[text.index("Not graded normally"):]
