@@ -76,9 +76,13 @@ class StudentSession:
             self.worker.close()
 
     def close(self) -> str:
-        """End the test's worker; returns what the student's code printed."""
+        """End the test's worker; returns what the student's code printed.
+
+        The worker flushed its output before its last reply, so the output is read without
+        waiting for the kill to finish (how the worker ended is of no interest here).
+        """
         if self.worker is not None and self.worker.open:
-            self.runner.sandbox.reset()
+            self.runner.sandbox.reset(wait=False)
             self._collect_output()
         return self.output
 

@@ -84,6 +84,7 @@ class Sandbox:
         self.server: launch.ServerProcess | None = None
         self.ready = False
         self.starts = 0
+        self.unread_replies = 0  # replies to resets sent without waiting; read before the next reply
 
     def start(self) -> None:
         """Start (or adopt) a server and send it this submission; it gets ready in the background."""
@@ -124,6 +125,9 @@ class Sandbox:
         self.ready = True
 
     def _reply(self, timeout: float) -> dict:
+        while self.unread_replies:  # the server answers in order: first what was not waited for
+            launch.recv_json(self.server.control, timeout=timeout)
+            self.unread_replies -= 1
         return launch.recv_json(self.server.control, timeout=timeout)[0]
 
     def alive(self) -> bool:
@@ -149,12 +153,19 @@ class Sandbox:
         os.set_blocking(out_read, False)
         return Worker(ours, out_read, pid, self.max_message_bytes)
 
-    def reset(self) -> dict[str, dict[str, int]]:
-        """Kill every worker (and everything they started); how each one ended."""
+    def reset(self, *, wait: bool = True) -> dict[str, dict[str, int]]:
+        """Kill every worker (and everything they started); how each one ended.
+
+        With ``wait=False`` the server kills and reaps while the grader goes on; the next
+        spawn is queued behind the reset, so it still starts with no worker left.
+        """
         if not (self.ready and self.alive()):
             return {}
         try:
             launch.send_json(self.server.control, {"op": "reset"})
+            if not wait:
+                self.unread_replies += 1
+                return {}
             return self._reply(CONTROL_TIMEOUT)["exits"]
         except (OSError, ConnectionError, TimeoutError, KeyError, TypeError):
             self.kill()
@@ -167,6 +178,7 @@ class Sandbox:
             isolation.kill_uid(self.uid)  # rlimits level: workers left the server's session
         self.server = None
         self.ready = False
+        self.unread_replies = 0
 
     def restart(self) -> None:
         self.kill()

@@ -1,0 +1,80 @@
+"""The control channel between the grader and a sandbox server (JSON messages, passed descriptors)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from autograder.config import SandboxLimits
+from autograder.sandbox import launch
+from autograder.sandbox.client import Sandbox
+
+
+@pytest.fixture
+def pair():
+    a, b = socket.socketpair()
+    yield a, b
+    a.close()
+    b.close()
+
+
+def test_queued_messages_are_read_one_at_a_time(pair):
+    """A reset the grader does not wait for is queued before the next spawn: reading the first
+    message must not swallow the second, nor the descriptors that travel with it."""
+    a, b = pair
+    read_end, write_end = os.pipe()
+    try:
+        launch.send_json(a, {"op": "reset"})
+        launch.send_json(a, {"op": "spawn"}, [write_end])
+        launch.send_json(a, {"op": "reset", "pad": "x" * 100_000})  # longer than one read
+        first, fds_first = launch.recv_json(b, timeout=5, with_fds=1)
+        second, fds_second = launch.recv_json(b, timeout=5, with_fds=1)
+        third, _ = launch.recv_json(b, timeout=5, max_bytes=1 << 20)
+        assert (first, fds_first) == ({"op": "reset"}, [])
+        assert second == {"op": "spawn"} and len(fds_second) == 1
+        assert third["op"] == "reset" and len(third["pad"]) == 100_000
+        os.write(fds_second[0], b"through the passed descriptor")
+        assert os.read(read_end, 100) == b"through the passed descriptor"
+        os.close(fds_second[0])
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_oversized_message_is_refused(pair):
+    a, b = pair
+    launch.send_json(a, {"pad": "x" * 5000})
+    with pytest.raises(ConnectionError, match="too large"):
+        launch.recv_json(b, timeout=5, max_bytes=1000)
+
+
+def test_reset_without_waiting_then_spawn(tmp_path: Path):
+    """Tests end with a reset the grader does not wait for; the next test's worker still starts
+    clean, and a waited-for reset afterwards reports the one worker it killed."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "counter.py").write_text("calls = []\n\ndef bump():\n    calls.append(1)\n    return len(calls)\n")
+    sandbox = Sandbox(submission=folder, workdir=tmp_path / "sandbox", limits=SandboxLimits(), device="cpu")
+    try:
+        for _ in range(5):
+            worker = sandbox.spawn()
+            bump = worker.request({"op": "getattr", "target": {"module": "counter"}, "name": "bump"},
+                                  deadline=None, make_handle=lambda body: body)["ok"]
+            worker.request({"op": "call", "target": {"handle": bump["id"]}, "args": [], "kwargs": {}},
+                           deadline=None, make_handle=lambda body: body)
+            count = worker.request({"op": "call", "target": {"handle": bump["id"]}, "args": [], "kwargs": {}},
+                                   deadline=None, make_handle=lambda body: body)["ok"]
+            assert count == 2  # a fresh worker each time: nothing carried over from the last one
+            assert sandbox.reset(wait=False) == {}
+            worker.close()
+        assert sandbox.unread_replies == 1  # each spawn first read the reset queued before it
+        last = sandbox.spawn()
+        assert sandbox.unread_replies == 0
+        exits = sandbox.reset()
+        assert list(exits) == [str(last.pid)] and exits[str(last.pid)] == {"signal": 9}
+        last.close()
+    finally:
+        sandbox.kill()
