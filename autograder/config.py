@@ -38,7 +38,7 @@ class SandboxLimits:
     processes: int = 64  # processes and threads of the sandbox's user
     file_size_mb: int = 64  # largest file it may write; also sizes its tmpfs
     isolation: str = "auto"  # see autograder.sandbox.isolation
-    threads: int = 0  # torch intra-op threads in the sandbox; 0 = the cores available
+    threads: int = 1  # torch intra-op threads in the sandbox; 0 = the cores available (see grading.toml)
     reply_mb: int = 256  # the largest reply the grader accepts from student code
 
 

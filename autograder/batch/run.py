@@ -107,10 +107,9 @@ def _check_test_names(tests: Sequence[str], results_dir: Path) -> None:
 
 
 def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    from autograder.sandbox.resources import available_cores
+
+    return available_cores()
 
 
 def worker_count(jobs: int, device: str, todo: int) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 from autograder.config import SandboxLimits
 from autograder.errors import GraderError
-from autograder.sandbox import codec, isolation, launch, protocol
+from autograder.sandbox import codec, isolation, launch, protocol, resources
 
 SERVER_START_TIMEOUT = 120.0
 CONTROL_TIMEOUT = 30.0
@@ -79,6 +79,8 @@ class Sandbox:
         self.device = device
         self.max_message_bytes = limits.reply_mb << 20
         self.isolation = launch.resolve_isolation(limits.isolation)
+        # below the machine's own memory limit, or its out-of-memory killer ends the grader too
+        self.memory_mb, self.memory_note = resources.fit(limits.memory_mb, resources.cgroup_memory_limit())
         self.uid = 0
         self.notes: list[str] = []
         self.server: launch.ServerProcess | None = None
@@ -101,9 +103,9 @@ class Sandbox:
         launch.send_json(self.server.control, {
             "isolation": self.isolation, "root": str(root), "scratch": str(scratch),
             "submission": "/staged" if self.isolation == "bubblewrap" else str(self.submission),
-            "memory_mb": self.limits.memory_mb, "processes": self.limits.processes,
+            "memory_mb": self.memory_mb, "processes": self.limits.processes,
             "file_size_mb": self.limits.file_size_mb, "device": self.device, "uid": self.uid,
-            "threads": self.limits.threads or len(os.sched_getaffinity(0)),
+            "threads": self.limits.threads or resources.available_cores(),
             "max_message_bytes": self.max_message_bytes,
         })
 
@@ -121,7 +123,7 @@ class Sandbox:
         if "error" in reply:
             self.kill()
             raise GraderError(f"the sandbox could not be set up with isolation {self.isolation!r}: {reply['error']}")
-        self.notes = list(reply.get("notes", []))
+        self.notes = list(reply.get("notes", [])) + ([self.memory_note] if self.memory_note else [])
         self.ready = True
 
     def _reply(self, timeout: float) -> dict:

@@ -100,7 +100,7 @@ def serve(sock, *, home: str, max_bytes: int, threads: int) -> None:
     os.chdir(home)
     sys.path.insert(0, home)
     sys.dont_write_bytecode = True
-    torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
+    torch.set_num_threads(max(1, threads))  # the grader sends the count (autograder.sandbox.resources)
     worker = Worker(home)
     while True:
         try:
