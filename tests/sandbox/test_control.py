@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,6 @@ import pytest
 from autograder.config import SandboxLimits
 from autograder.sandbox import launch
 from autograder.sandbox.client import Sandbox
-
-
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
 
 
 def test_queued_messages_are_read_one_at_a_time(pair):

@@ -19,14 +19,6 @@ from autograder.sandbox.codec import HandleRef
 MB = 1 << 20
 
 
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
 def send_later(sock, value, delay=0.0, **kwargs) -> threading.Thread:
     """Send from a thread, so a reply bigger than the socket buffer can cross."""
 
