@@ -234,10 +234,17 @@ def _test_times(records: Sequence[Record], names: Sequence[str]) -> plt.Figure:
         axis.invert_yaxis()
         medians = [statistics.median(t) if t else 0.0 for t in times]
         right = max([max(t) for t in times if t] + [0.01])
+        left = min([v for t in times for v in t if v > 0] + [right])
+        logarithmic = right / left > 100  # a time-out next to tests of milliseconds would flatten every box
+        label_at, limit = (right * 1.5, right * 8) if logarithmic else (right * 1.02, right * 1.18)
         for index, median in enumerate(medians, start=1):
-            axis.text(right * 1.02, index, f"median {median:.2f} s", va="center", fontsize=7, color="#5b6575")
-        axis.set_xlim(0, right * 1.18)
-    axis.set_xlabel("seconds")
+            axis.text(label_at, index, f"median {median:.2f} s", va="center", fontsize=7, color="#5b6575")
+        if logarithmic:
+            axis.set_xscale("log")
+            axis.set_xlim(left / 1.5, limit)
+        else:
+            axis.set_xlim(0, limit)
+    axis.set_xlabel("seconds (log scale)" if names and logarithmic else "seconds")
     _tidy(axis)
     return figure
 
