@@ -34,7 +34,7 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    memory_mb: int = 4096  # address space the student's code may add
+    memory_mb: int = 4096  # address space the student's code may add (lowered to fit the machine: sandbox.resources)
     processes: int = 64  # processes and threads of the sandbox's user
     file_size_mb: int = 64  # largest file it may write; also sizes its tmpfs
     isolation: str = "auto"  # see autograder.sandbox.isolation
