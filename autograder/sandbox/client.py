@@ -164,7 +164,7 @@ class Sandbox:
         if not (self.ready and self.alive()):
             return {}
         try:
-            launch.send_json(self.server.control, {"op": "reset"})
+            launch.send_json(self.server.control, {"op": "reset", "wait": wait})
             if not wait:
                 self.unread_replies += 1
                 return {}

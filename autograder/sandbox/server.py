@@ -9,6 +9,7 @@ Control channel (JSON messages on a Unix socket from the grader, see :mod:`launc
     the configuration                        -> {"isolation", "notes"} or {"error"}
     {"op": "spawn"} + fds (socket, output)   -> {"pid"}
     {"op": "reset"}                          -> {"exits": {pid: status}}, every worker killed
+    {"op": "reset", "wait": false}           -> {"exits": {}}, every worker killed, reaped later
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import socket
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Container
 
 import numpy  # noqa: F401  (imported before the uid drop and the pivot, like everything the worker needs)
 import torch  # noqa: F401
@@ -70,7 +71,7 @@ def _isolate(config: dict[str, Any], limits: isolation.Limits) -> tuple[str, lis
 
 
 def _serve(control: socket.socket, home: str, limits: isolation.Limits, config: dict[str, Any]) -> None:
-    workers: dict[int, Any] = {}
+    workers: set[int] = set()  # alive, or ended and not yet reported by a reset
     while True:
         try:
             message, fds = launch.recv_json(control, with_fds=2)
@@ -78,11 +79,12 @@ def _serve(control: socket.socket, home: str, limits: isolation.Limits, config: 
             _kill_all(workers, limits.uid)
             return
         if message.get("op") == "spawn" and len(fds) == 2:
+            _reap_orphans(keep=workers)  # what a reset that did not wait killed
             pid = _spawn(control, fds, home, limits, config)
-            workers[pid] = None
+            workers.add(pid)
             launch.send_json(control, {"pid": pid})
         elif message.get("op") == "reset":
-            launch.send_json(control, {"exits": _kill_all(workers, limits.uid)})
+            launch.send_json(control, {"exits": _kill_all(workers, limits.uid, wait=message.get("wait", True))})
         for fd in fds:
             os.close(fd)
 
@@ -111,8 +113,14 @@ def _spawn(control: socket.socket, fds: list[int], home: str, limits: isolation.
         os._exit(status)
 
 
-def _kill_all(workers: dict[int, Any], uid: int) -> dict[str, dict[str, int]]:
-    """Kill every worker and whatever it started; return how each worker ended."""
+def _kill_all(workers: set[int], uid: int, *, wait: bool = True) -> dict[str, dict[str, int]]:
+    """Kill every worker and whatever it started; return how each worker ended.
+
+    Waiting, it returns once every child is reaped, those of earlier resets included. Without
+    ``wait`` the killed processes are left to exit and are reaped later: a SIGKILLed process
+    never runs its own code again, and its exit (unmapping a torch-sized address space, a
+    few ms) then overlaps the next worker's start instead of delaying it.
+    """
     if os.getpid() == 1:  # PID 1 of our namespace: this reaches every descendant, setsid or not
         try:
             os.kill(-1, signal.SIGKILL)
@@ -126,15 +134,16 @@ def _kill_all(workers: dict[int, Any], uid: int) -> dict[str, dict[str, int]]:
                     target()
                 except (ProcessLookupError, PermissionError):
                     pass
-    exits = {}
-    for pid in list(workers):
+    killed = set(workers)
+    workers.clear()
+    exits: dict[str, dict[str, int]] = {}
+    while wait:
         try:
-            _, status = os.waitpid(pid, 0)
-            exits[str(pid)] = _describe(status)
+            pid, status = os.waitpid(-1, 0)
         except ChildProcessError:
-            pass
-        del workers[pid]
-    _reap_orphans()
+            break
+        if pid in killed:
+            exits[str(pid)] = _describe(status)
     return exits
 
 
@@ -144,13 +153,14 @@ def _describe(status: int) -> dict[str, int]:
     return {"code": os.waitstatus_to_exitcode(status)}
 
 
-def _reap_orphans() -> None:
+def _reap_orphans(keep: Container[int] = ()) -> None:
+    """Reap every child that has ended, stopping at one in ``keep``: a worker whose end a
+    reset still has to report."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            ended = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return
-        if pid == 0:
+        if ended is None or ended.si_pid in keep:
             return
-
-
+        os.waitpid(ended.si_pid, 0)

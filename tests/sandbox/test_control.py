@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder.config import SandboxLimits
-from autograder.sandbox import launch
+from autograder.sandbox import launch, protocol
 from autograder.sandbox.client import Sandbox
 
 
@@ -67,5 +67,41 @@ def test_reset_without_waiting_then_spawn(tmp_path: Path):
         exits = sandbox.reset()
         assert list(exits) == [str(last.pid)] and exits[str(last.pid)] == {"signal": 9}
         last.close()
+        assert _processes(sandbox.uid) == [], "a waited reset reaps the workers of earlier resets too"
     finally:
         sandbox.kill()
+
+
+def test_a_crashed_worker_is_reported_after_another_spawn(tmp_path: Path):
+    """A spawn reaps what earlier resets killed, but not a worker that ended on its own: the
+    next waited reset still says how it ended (the student's "crashed with ..." message)."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "quit.py").write_text("import os\n\ndef now(code):\n    os._exit(code)\n")
+    sandbox = Sandbox(submission=folder, workdir=tmp_path / "sandbox", limits=SandboxLimits(), device="cpu")
+    try:
+        crashed = sandbox.spawn()
+        now = crashed.request({"op": "getattr", "target": {"module": "quit"}, "name": "now"},
+                              deadline=None, make_handle=lambda body: body)["ok"]
+        with pytest.raises(protocol.ChannelClosed):
+            crashed.request({"op": "call", "target": {"handle": now["id"]}, "args": [3], "kwargs": {}},
+                            deadline=None, make_handle=lambda body: body)
+        other = sandbox.spawn()
+        exits = sandbox.reset()
+        assert exits == {str(crashed.pid): {"code": 3}, str(other.pid): {"signal": 9}}
+        crashed.close()
+        other.close()
+    finally:
+        sandbox.kill()
+
+
+def _processes(uid: int) -> list[str]:
+    """Every process of ``uid``, zombies included."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                found.append((entry / "stat").read_text())
+        except OSError:
+            pass  # it ended while we looked
+    return found
