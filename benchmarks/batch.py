@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder.config import load_config  # noqa: E402
+from autograder.sandbox import resources  # noqa: E402
+from tree_cpu import TreeCpu  # noqa: E402
 
 OTTER = ROOT / "benchmarks" / "otter" / "venv" / "bin" / "otter"
 
@@ -143,19 +145,27 @@ def _write(folder: Path, name: str, modules: dict[str, str], form: str) -> None:
 
 
 CPU: list[float] = []  # CPU seconds of each command timed by wall(), its descendants included
+TREE = TreeCpu()
 
 
 def wall(command: list[str], cwd: Path = ROOT) -> float:
     """Wall seconds of a command; its CPU seconds (all processes under it) go to CPU."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = _cpu_seconds()
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{done.stdout[-3000:]}")
     elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    CPU.append(_cpu_seconds() - before)
     return elapsed
+
+
+def _cpu_seconds() -> float:
+    """This process's tree, killed sandboxes included (a cgroup); else the children waited for."""
+    if TREE.ok:
+        return TREE.seconds()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def batch_wall(submissions: Path, out: Path, jobs: int, config: Path, assignment: str = "hw1") -> float:
@@ -167,12 +177,11 @@ def plain_compute(config: Path, repeat: int = 4) -> tuple[float, float]:
     """The tests on the solution key in one warm process, student code imported directly, on the
     sandbox's number of torch threads: (wall, CPU)."""
     key, tests = config.parent / "solutions" / "hw1", config.parent / "assignments" / "hw1" / "tests"
-    threads = load_config(config).assignment("hw1").sandbox.threads or len(os.sched_getaffinity(0))
+    threads = load_config(config).assignment("hw1").sandbox.threads or resources.available_cores()
     script = textwrap.dedent(f"""
         import json, os, sys, time
         import pytest, torch
         import plain_plugin
-        torch.set_num_threads({threads})  # as many as student code gets in the sandbox
         times, cpu, codes = [], [], []
         for _ in range({repeat}):
             start, start_cpu = time.perf_counter(), time.process_time()
@@ -185,7 +194,7 @@ def plain_compute(config: Path, repeat: int = 4) -> tuple[float, float]:
         print(json.dumps([times, cpu, codes]))
         """)
     env = {**os.environ, "PLAIN_MODULES": str(key), "PYTHONPATH": str(ROOT / "benchmarks"),
-           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PLAIN_THREADS": str(threads)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     times, cpu, codes = json.loads(done.stdout.strip().splitlines()[-1])
     if any(codes):  # the tests share one process here, so state one test leaves can fail another
@@ -316,7 +325,8 @@ def main() -> None:
     parser.add_argument("--skip-otter", action="store_true")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
-    print(f"machine: {cores} cores, load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"machine: {cores} cores, load average {os.getloadavg()[0]:.1f} at the start; CPU seconds from "
+          + (TREE.kind if TREE.ok else "getrusage: killed sandboxes are not counted (needs root and a cgroup)"))
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as name:
         scratch = Path(name)
         config = frozen_course(scratch, args.part)
@@ -326,7 +336,7 @@ def main() -> None:
             one, two, cpu, mix = speed_up(scratch, config, args.count)
             print(f"{args.count} hw1 ({args.part}) submissions ({', '.join(f'{n} {k}' for k, n in mix.items())}):")
             print(f"  --jobs 1: {one:7.1f} s wall  ({one / args.count:.2f} s per submission; "
-                  f"{cpu:.2f} CPU-s per submission, the processes that were waited for)")
+                  f"{cpu:.2f} CPU-s per submission)")
             print(f"  --jobs 2: {two:7.1f} s wall  ({two / args.count:.2f} s per submission)")
             print(f"1. speed-up, --jobs 2 over --jobs 1:          {one / two:5.2f}x  (target >= 1.7 on 2 cores)")
         small, large = args.keys

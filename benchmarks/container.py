@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from autograder.config import load_config  # noqa: E402
 from autograder.container import engine, grade_in_container  # noqa: E402
+from tree_cpu import TreeCpu  # noqa: E402
 
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
 CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
@@ -44,37 +45,35 @@ class CpuMeter:
     """CPU seconds of this process's descendants and of Podman's containers (cgroup v1 cpuacct).
 
     Wall time on a busy machine mostly measures the other load; CPU seconds do not. This
-    process moves into a cpuacct group of its own (the local runner's processes follow it,
-    even those re-parented when a sandbox is killed); containers are read from the engine's
-    group (no other containers may run meanwhile). It also moves into a cpu group of the
-    same weight as the engine's, so the two runners' wall times compete on equal terms.
+    process's tree is counted by :class:`tree_cpu.TreeCpu` (the local runner's processes
+    follow it, even those re-parented when a sandbox is killed); containers are read from the
+    engine's group (no other containers may run meanwhile). It also moves into a cpu group of
+    the same weight as the engine's, so the two runners' wall times compete on equal terms.
     """
 
     def __init__(self) -> None:
         self.ok = os.geteuid() == 0 and (CGROUP_CPUACCT / ENGINE_GROUP / "cpuacct.usage").is_file()
         if not self.ok:
             return
+        self.tree = TreeCpu()
+        self.ok = self.tree.ok and self.tree.kind == "cgroup v1 cpuacct"
         name = f"autograder-bench-{os.getpid()}"
-        self.groups = [CGROUP_CPUACCT / name, CGROUP_CPU / name]
-        for group in self.groups:
-            group.mkdir(exist_ok=True)
-        (CGROUP_CPU / name / "cpu.shares").write_text((CGROUP_CPU / ENGINE_GROUP / "cpu.shares").read_text())
-        for group in self.groups:
-            (group / "cgroup.procs").write_text(str(os.getpid()))
+        self.weight = CGROUP_CPU / name
+        self.weight.mkdir(exist_ok=True)
+        (self.weight / "cpu.shares").write_text((CGROUP_CPU / ENGINE_GROUP / "cpu.shares").read_text())
+        (self.weight / "cgroup.procs").write_text(str(os.getpid()))
         atexit.register(self.leave)
 
     def leave(self) -> None:
-        for group in self.groups:
-            (group.parent / "cgroup.procs").write_text(str(os.getpid()))
-            group.rmdir()
+        (CGROUP_CPU / "cgroup.procs").write_text(str(os.getpid()))
+        self.weight.rmdir()
 
     def read(self) -> tuple[float, float]:
         """(seconds used by this process and its descendants, seconds used by containers) so far."""
         if not self.ok:
             return 0.0, 0.0
-        ours = int((self.groups[0] / "cpuacct.usage").read_text()) / 1e9
         engine_group = int((CGROUP_CPUACCT / ENGINE_GROUP / "cpuacct.usage").read_text()) / 1e9
-        return ours, engine_group
+        return self.tree.seconds(), engine_group
 
 
 def measure(meter: CpuMeter, action) -> tuple[float, float]:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from autograder import build  # noqa: E402
 from autograder.config import SandboxLimits, load_config  # noqa: E402
-from autograder.sandbox import codec  # noqa: E402
+from autograder.sandbox import codec, resources  # noqa: E402
 from autograder.sandbox.client import Sandbox  # noqa: E402
 
 
@@ -44,8 +44,9 @@ def grading_overhead(assignment: str, repeat: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as scratch:
         graded = [wall([sys.executable, "-m", "autograder", "grade", assignment, str(key),
                         "--out", f"{scratch}/results.json"]) for _ in range(repeat)]
+    threads = load_config().assignment(assignment).sandbox.threads or resources.available_cores()
     env = {**os.environ, "PLAIN_MODULES": str(key), "PYTHONPATH": str(ROOT / "benchmarks"),
-           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PLAIN_THREADS": str(threads)}
     plain = [wall([sys.executable, "-m", "pytest", "-q", "-p", "plain_plugin", "-p", "no:cacheprovider",
                    "--import-mode=importlib", "--rootdir", str(tests), "-c", os.devnull,
                    str(tests / "public"), str(tests / "hidden")], env, check=False) for _ in range(repeat)]

@@ -3,9 +3,10 @@
 Started by :mod:`autograder.batch.pool` (``python -I``, a socket pair to the batch). It receives a
 :class:`Job` at a time, grades it with :func:`autograder.grade.grade` (which is not safe to
 run twice at once in one process, hence processes), writes the student's results file
-atomically and answers with a one-line summary. Between jobs it prelaunches the next
-sandbox server; where the batch has a spare core, it starts each next server as soon as
-the current one is taken, so the next submission's server imports torch meanwhile.
+atomically and answers with a one-line summary. Its sandbox servers are forks of a zygote
+(:func:`autograder.sandbox.launch.start_zygote`) that imported torch once, rather than fresh
+interpreters that each import it. Between jobs it prelaunches the next sandbox server; where
+the batch has a spare core, it starts each next server as soon as the current one is taken.
 The worker dies with the batch (parent-death signal) and ignores Ctrl-C, which the batch
 handles; what it prints goes to its log file.
 """
@@ -72,6 +73,8 @@ def serve(conn: Connection, settings: WorkerSettings) -> None:
     torch.set_num_threads(max(1, settings.threads))
     from autograder.sandbox import launch
 
+    if settings.runner == "local":  # each server a fork of one that imported torch once
+        launch.start_zygote(settings.assignment.sandbox.isolation)
     if settings.prelaunch == "ahead" and settings.runner == "local":
         launch.keep_warm(settings.assignment.sandbox.isolation)
     conn.send({"ready": os.getpid()})

@@ -13,6 +13,7 @@ import os
 import random
 import select
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -31,6 +32,8 @@ _LENGTH = struct.Struct("<I")
 _probe: dict[str, bool] = {}
 _warm: list[ServerProcess] = []
 _keep_warm: set[str] = set()  # levels whose warm server is replaced as soon as it is taken (keep_warm)
+_zygotes: dict[str, Zygote] = {}  # levels whose servers are forked from one process (start_zygote)
+ZYGOTE_TIMEOUT = 120.0  # its first fork waits for it to import torch
 
 
 def can_unshare() -> bool:
@@ -52,19 +55,49 @@ def resolve_isolation(requested: str) -> str:
     return requested
 
 
+class ForkedProcess:
+    """A server forked by a zygote: not our child, so it is watched through a pidfd."""
+
+    def __init__(self, pid: int, pidfd: int):
+        self.pid = pid
+        self.pidfd = pidfd
+        self.returncode: int | None = None  # 0 once ended (its status is the zygote's to read)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
+            self._ended()
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            select.select([self.pidfd], [], [])
+            self._ended()
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def _ended(self) -> None:
+        self.returncode = 0
+        os.close(self.pidfd)
+
+
 @dataclass
 class ServerProcess:
-    process: subprocess.Popen
+    process: subprocess.Popen | ForkedProcess
     control: socket.socket
     isolation: str
     log: IO[bytes]  # the server's own stderr: read when it fails to start
 
     def kill(self) -> str:
         """End the server (and with it its namespace or process group); returns its stderr."""
-        try:
-            os.killpg(self.process.pid, 9)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if self.process.poll() is None:  # so the group is still the server's (its leader is alive)
+            try:
+                os.killpg(self.process.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.process.kill()
         self.process.wait()
         self.control.close()
         self.log.seek(0)
@@ -73,9 +106,82 @@ class ServerProcess:
         return text
 
 
+class Zygote:
+    """A clean process with torch imported that forks servers (:func:`autograder.sandbox.server.zygote`)."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.control = ours
+        self.process = subprocess.Popen(
+            _python_running("zygote", theirs.fileno()), env=_server_env(), cwd="/", stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, pass_fds=(theirs.fileno(),))
+        theirs.close()
+
+    def fork_server(self, level: str) -> ServerProcess | None:
+        """A new server, or None if this zygote cannot make one (it died, or no pidfds here)."""
+        ours, theirs = socket.socketpair()
+        log = tempfile.TemporaryFile()
+        try:
+            send_json(self.control, {"op": "fork"}, [theirs.fileno(), log.fileno()])
+            reply, fds = recv_json(self.control, timeout=ZYGOTE_TIMEOUT, with_fds=1)
+        except (OSError, ConnectionError, TimeoutError):
+            reply, fds = {}, []
+        finally:
+            theirs.close()
+        if not isinstance(reply.get("pid"), int) or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            ours.close()
+            log.close()
+            return None
+        return ServerProcess(ForkedProcess(reply["pid"], fds[0]), ours, level, log)
+
+    def close(self) -> None:
+        self.control.close()  # the zygote exits; the servers it forked live on until killed
+        self.process.kill()
+        self.process.wait()
+
+
+def start_zygote(requested: str = "auto") -> None:
+    """From now on start servers by forking one process that imported torch once (batch workers).
+
+    Not for bubblewrap, which binds the submission when the server starts. Ended by
+    :func:`discard_warm`.
+    """
+    level = resolve_isolation(requested)
+    if level != "bubblewrap" and level not in _zygotes:
+        _zygotes[level] = Zygote()
+
+
 def start_server(level: str, *, submission: Path | None = None, file_size_mb: int = 64) -> ServerProcess:
     """Launch a server for isolation ``level``; it imports torch, then waits for its configuration."""
+    if level in _zygotes:
+        forked = _zygotes[level].fork_server(level)
+        if forked is not None:
+            return forked
+        _zygotes.pop(level).close()  # and start servers the ordinary way from now on
     ours, theirs = socket.socketpair()
+    command = _python_running("main", theirs.fileno())
+    if level == "bubblewrap":
+        if submission is None:
+            raise GraderError("a bubblewrap sandbox needs its submission folder when it starts")
+        command = bwrap_command(submission, file_size_mb) + command
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        command, env=_server_env(), cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=log, start_new_session=True, pass_fds=(theirs.fileno(),),
+    )
+    theirs.close()
+    return ServerProcess(process, ours, level, log)
+
+
+def _python_running(function: str, fd: int) -> list[str]:
+    """A clean interpreter (``-I``: no site, no environment, no current folder) running a server function."""
+    return [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
+            f"from autograder.sandbox.server import {function}; sys.exit({function}({fd}))"]
+
+
+def _server_env() -> dict[str, str]:
     # PASSIVE: OpenMP threads sleep rather than spin between parallel regions. Spinning threads
     # of two processes sharing cores starve each other (a 1.7 s training test took over 120 s
     # beside another grading); sleeping ones cost that test 1.7 -> 2.9 s alone, and 2.7 s shared.
@@ -85,20 +191,7 @@ def start_server(level: str, *, submission: Path | None = None, file_size_mb: in
            "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
     if "CUDA_VISIBLE_DEVICES" in os.environ:  # a batch worker's own GPU: its sandboxes use that one
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
-    command = [sys.executable, "-I", "-c",
-               f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
-               f"from autograder.sandbox.server import main; sys.exit(main({theirs.fileno()}))"]
-    if level == "bubblewrap":
-        if submission is None:
-            raise GraderError("a bubblewrap sandbox needs its submission folder when it starts")
-        command = bwrap_command(submission, file_size_mb) + command
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        command, env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=log, start_new_session=True, pass_fds=(theirs.fileno(),),
-    )
-    theirs.close()
-    return ServerProcess(process, ours, level, log)
+    return env
 
 
 def prelaunch(requested: str = "auto") -> None:
@@ -133,6 +226,8 @@ def discard_warm() -> None:
     _keep_warm.clear()
     while _warm:
         _warm.pop().kill()
+    while _zygotes:
+        _zygotes.popitem()[1].close()
 
 
 def bwrap_command(submission: Path, file_size_mb: int) -> list[str]:

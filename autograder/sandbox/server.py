@@ -5,6 +5,9 @@ forks one worker per test, each confined and dropped to an unprivileged uid, so 
 costs a fork (tens of milliseconds) rather than a fresh interpreter (seconds). It never
 holds anything secret: it was started clean, holds the submission and nothing else.
 
+A batch worker starts servers from a :func:`zygote` instead: a fork of a clean process that
+has imported torch already.
+
 Control channel (JSON messages on a Unix socket from the grader, see :mod:`launch`):
     the configuration                        -> {"isolation", "notes"} or {"error"}
     {"op": "spawn"} + fds (socket, output)   -> {"pid"}
@@ -47,6 +50,49 @@ def main(control_fd: int) -> int:
     _serve(control, home, limits, config)
     isolation.kill_uid(limits.uid)
     return 0
+
+
+def zygote(control_fd: int) -> int:
+    """Fork servers on request, each a copy of this process with torch already imported.
+
+    A batch worker grades hundreds of submissions, each in a server of its own; importing
+    torch in every one costs a CPU-second. This process imports it once, never sees a
+    submission and never isolates itself: its children do that after the fork, as a
+    server started fresh would. Requests: ``{"op": "fork"}`` + fds (the server's control
+    socket, its log) -> ``{"pid"}`` + a pidfd, for the grader to watch a process that is
+    not its child. Ends when the grader closes the channel.
+    """
+    control = socket.socket(fileno=control_fd)
+    while True:
+        _reap_orphans()  # servers that ended since the last request
+        try:
+            message, fds = launch.recv_json(control, with_fds=2)
+        except ConnectionError:
+            return 0
+        if message.get("op") != "fork" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            continue
+        server_fd, log_fd = fds
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                control.close()  # nothing the server runs may ask for more servers
+                os.setsid()
+                os.dup2(log_fd, 2)
+                os.close(log_fd)
+                code = main(server_fd)
+            except BaseException:  # noqa: BLE001 - last words go to the server's log
+                traceback.print_exc()
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(server_fd)
+        os.close(log_fd)
+        pidfd = os.pidfd_open(pid)
+        launch.send_json(control, {"pid": pid}, [pidfd])
+        os.close(pidfd)
 
 
 def _isolate(config: dict[str, Any], limits: isolation.Limits) -> tuple[str, list[str]]:

@@ -228,7 +228,19 @@ def _course(root: Path, isolation: str, attacks: list[str]):
 def _levels() -> list:
     unshare = pytest.mark.skipif(not can_unshare(), reason="this machine does not allow unshare() (not root, no user namespaces)")
     bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (make sandbox-tools)")
-    return [pytest.param("namespaces", marks=unshare), pytest.param("bubblewrap", marks=bwrap), "rlimits"]
+    # "+zygote": servers forked from a process that imported torch once, as batch workers start them
+    return [pytest.param("namespaces", marks=unshare), pytest.param("namespaces+zygote", marks=unshare),
+            pytest.param("bubblewrap", marks=bwrap), "rlimits", "rlimits+zygote"]
+
+
+@pytest.fixture(params=_levels())
+def isolation(request) -> str:
+    """The isolation level; with "+zygote", servers are forked from a zygote, as in a batch."""
+    level, _, zygote = request.param.partition("+")
+    if zygote:
+        launch.start_zygote(level)
+    yield level
+    launch.discard_warm()
 
 
 @pytest.fixture
@@ -253,7 +265,6 @@ def _live_processes(uids: set[int]) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("isolation", _levels())
 def test_hostile_submission_scores_zero(tmp_path, isolation, check_results, issued_uids):
     attacks = ATTACKS + (ISOLATED_ONLY if isolation != "rlimits" else [])
     course, honest = _course(tmp_path / "course", isolation, attacks)
@@ -317,7 +328,6 @@ def test_kill_and_flood_leave_later_tests_graded(tmp_path, check_results):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("isolation", _levels())
 def test_lazy_imports_work_inside_the_sandbox(tmp_path, isolation):
     """Modules first imported by student code (after the pivot and the uid drop) are readable there."""
     course = make_course(tmp_path / "course", files=("lazy.py",), solution={"lazy.py": ""}, public={"test_lazy.py": """
