@@ -4,6 +4,10 @@ The command line calls :func:`prelaunch` first thing; the server process imports
 parallel with the grader's own imports and then waits for its configuration, which
 :class:`autograder.sandbox.client.Sandbox` sends once the submission is staged. The control
 channel carries small JSON messages (length-prefixed); student data never travels on it.
+
+A batch worker grades submission after submission: it calls :func:`start_zygote` once, and
+its servers are then forks of one clean process that imported torch (ready in milliseconds
+rather than a CPU-second each), watched through pidfds since they are not its children.
 """
 
 from __future__ import annotations
