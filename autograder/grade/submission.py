@@ -151,12 +151,15 @@ def _flatten(target: Path, assignment: AssignmentConfig, notes: list[str]) -> No
 
 
 def _convert_notebooks(target: Path, assignment: AssignmentConfig, notes: list[str]) -> None:
+    """A notebook stands in for a module the assignment lists (``gmm.ipynb`` for ``gmm.py``), or
+    for its one module when it is the only notebook; others (``hw1.ipynb``, the experiments)
+    are not modules the tests import, and are left alone."""
     notebooks = sorted(target.glob("*.ipynb"))
     for notebook in notebooks:
         module = target / (notebook.stem + ".py")
         if len(notebooks) == 1 and len(assignment.files) == 1 and not (target / assignment.files[0]).exists():
             module = target / assignment.files[0]
-        if module.exists():
+        if module.exists() or module.name not in assignment.files:
             continue
         module.write_text(notebook_to_module(notebook.read_bytes(), notebook.name), encoding="utf-8")
         notes.append(f"{notebook.name}: its definitions were graded as {module.name}")

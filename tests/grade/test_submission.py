@@ -112,6 +112,18 @@ def test_a_notebook_beside_its_module_does_not_replace_it(tmp_path):
     assert run_module((staged.path / "sampling.py").read_text())["VALUE"] == "module"
 
 
+def test_only_notebooks_named_after_a_module_are_converted(tmp_path):
+    """gmm.ipynb stands in for gmm.py; hw.ipynb (the experiments) is not a module the tests import."""
+    source = tmp_path / "hand_in"
+    source.mkdir()
+    (source / "sampling.py").write_text("VALUE = 'module'\n")
+    (source / "gmm.ipynb").write_bytes(notebook(CODE))
+    (source / "hw.ipynb").write_bytes(notebook(CODE))
+    staged = stage_submission(source, assignment("sampling.py", "gmm.py"), tmp_path / "staged")
+    assert "gmm.py" in staged.files and "hw.py" not in staged.files
+    assert [note for note in staged.notes if "graded as" in note] == ["gmm.ipynb: its definitions were graded as gmm.py"]
+
+
 def test_other_file_types_and_missing_paths_are_errors(tmp_path):
     (tmp_path / "sampling.txt").write_text(CODE)
     with pytest.raises(SubmissionError, match="sampling.txt"):
