@@ -35,7 +35,7 @@ from autograder.errors import ExitCode, GraderError
 
 __all__ = ["BatchError", "run_batch"]
 
-SANDBOX_STARTUP = 120.0  # autograder.sandbox.client.SERVER_START_TIMEOUT
+SANDBOX_STARTUP = 120.0  # autograder.sandbox.launch.SERVER_START_TIMEOUT
 MARGIN = 60.0  # staging, collection, writing results
 
 

@@ -73,10 +73,10 @@ def serve(conn: Connection, settings: WorkerSettings) -> None:
     torch.set_num_threads(max(1, settings.threads))
     from autograder.sandbox import launch
 
-    if settings.runner == "local":  # each server a fork of one that imported torch once
-        launch.start_zygote(settings.assignment.sandbox.isolation)
-    if settings.prelaunch == "ahead" and settings.runner == "local":
-        launch.keep_warm(settings.assignment.sandbox.isolation)
+    if settings.runner == "local":
+        launch.start_zygote(settings.assignment.sandbox.isolation)  # each server a fork of one that imported torch
+        if settings.prelaunch == "ahead":
+            launch.keep_warm(settings.assignment.sandbox.isolation)
     conn.send({"ready": os.getpid()})
     try:
         while True:

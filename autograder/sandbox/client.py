@@ -18,7 +18,6 @@ from autograder.config import SandboxLimits
 from autograder.errors import GraderError
 from autograder.sandbox import codec, isolation, launch, protocol, resources
 
-SERVER_START_TIMEOUT = 120.0
 CONTROL_TIMEOUT = 30.0
 OUTPUT_KEEP = 4096  # bytes of the student's output kept from its start and from its end
 
@@ -115,7 +114,7 @@ class Sandbox:
         if self.server is None:
             self.start()
         try:
-            reply = self._reply(SERVER_START_TIMEOUT)
+            reply = self._reply(launch.SERVER_START_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:
             log = self.server.kill()
             self.server = None
@@ -158,8 +157,9 @@ class Sandbox:
     def reset(self, *, wait: bool = True) -> dict[str, dict[str, int]]:
         """Kill every worker (and everything they started); how each one ended.
 
-        With ``wait=False`` the server kills and reaps while the grader goes on; the next
-        spawn is queued behind the reset, so it still starts with no worker left.
+        With ``wait=False`` the server kills and answers at once (it reaps the killed
+        processes later), and the grader goes on without reading the answer. The next
+        spawn is queued behind the reset, so no worker of this test runs beside the next one.
         """
         if not (self.ready and self.alive()):
             return {}

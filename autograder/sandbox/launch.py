@@ -37,7 +37,7 @@ _probe: dict[str, bool] = {}
 _warm: list[ServerProcess] = []
 _keep_warm: set[str] = set()  # levels whose warm server is replaced as soon as it is taken (keep_warm)
 _zygotes: dict[str, Zygote] = {}  # levels whose servers are forked from one process (start_zygote)
-ZYGOTE_TIMEOUT = 120.0  # its first fork waits for it to import torch
+SERVER_START_TIMEOUT = 120.0  # a fresh server imports torch in this time (so does a zygote, before its first fork)
 
 
 def can_unshare() -> bool:
@@ -127,7 +127,7 @@ class Zygote:
         log = tempfile.TemporaryFile()
         try:
             send_json(self.control, {"op": "fork"}, [theirs.fileno(), log.fileno()])
-            reply, fds = recv_json(self.control, timeout=ZYGOTE_TIMEOUT, with_fds=1)
+            reply, fds = recv_json(self.control, timeout=SERVER_START_TIMEOUT, with_fds=1)
         except (OSError, ConnectionError, TimeoutError):
             reply, fds = {}, []
         finally:

@@ -2,7 +2,7 @@
 
 It imports torch once, isolates itself (see :mod:`autograder.sandbox.isolation`) and then
 forks one worker per test, each confined and dropped to an unprivileged uid, so a test
-costs a fork (tens of milliseconds) rather than a fresh interpreter (seconds). It never
+costs a fork (a few milliseconds) rather than a fresh interpreter (seconds). It never
 holds anything secret: it was started clean, holds the submission and nothing else.
 
 A batch worker starts servers from a :func:`zygote` instead: a fork of a clean process that
