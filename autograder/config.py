@@ -13,6 +13,7 @@ Every unknown key and every bad value is a :class:`ConfigError` naming the key.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,29 @@ class SandboxLimits:
 
 
 @dataclass(frozen=True)
+class CheckpointConfig:
+    """Trained weights students may hand in, scored by a window on a metric the grader computes.
+
+    The tests marked ``@pytest.mark.checkpoint("<name>")`` grade them; where a checkpoint is
+    not configured, its tests are left out (and its points are not part of the total).
+    """
+
+    name: str
+    files: tuple[str, ...]  # names the student may hand in, the first one present is read
+    points: float
+    full: float  # the metric's value at which full marks start
+    zero: float  # the value at which no marks are left; linear in between (either direction)
+    data: Path | None = None  # evaluation data the grader reads (never enters the sandbox); absolute
+    examples: int = 0  # how many evaluation examples the tests use; 0 = all of them
+
+    def fraction(self, value: float) -> float:
+        """The share of the points ``value`` earns: 1 at ``full`` or better, 0 at ``zero`` or worse."""
+        if value != value:  # nan earns nothing
+            return 0.0
+        return min(1.0, max(0.0, (value - self.zero) / (self.full - self.zero)))
+
+
+@dataclass(frozen=True)
 class AssignmentConfig:
     id: str
     title: str
@@ -54,6 +78,10 @@ class AssignmentConfig:
     tolerances: dict[str, Tolerance] = field(hash=False)
     sandbox: SandboxLimits = SandboxLimits()
     release: tuple[str, ...] = DEFAULT_RELEASE  # globs of source files that go to students
+    checkpoints: tuple[CheckpointConfig, ...] = ()  # trained weights graded by windows (hidden tests)
+
+    def checkpoint(self, name: str) -> CheckpointConfig | None:
+        return next((c for c in self.checkpoints if c.name == name), None)
 
     def tolerance(self, device: str) -> Tolerance:
         return self.tolerances[device]
@@ -171,7 +199,8 @@ class _Reader:
         key = f"assignments.{assignment_id}"
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", assignment_id):
             raise self.error(key, "an assignment id is letters, digits, '-' and '_', starting with a letter")
-        allowed = {"title", "source", "files", "points", "time_limit", "test_time_limit", "tolerance", "sandbox", "release"}
+        allowed = {"title", "source", "files", "points", "time_limit", "test_time_limit", "tolerance", "sandbox",
+                   "release", "checkpoints"}
         self.table(data, key, allowed)
         files = self.value(data, key, "files", list)
         if not files or not all(isinstance(f, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.py", f) for f in files):
@@ -190,7 +219,32 @@ class _Reader:
             tolerances=self.tolerances(data.get("tolerance", {}), f"{key}.tolerance", defaults["tolerances"]),
             sandbox=self.sandbox(data.get("sandbox", {}), f"{key}.sandbox", defaults["sandbox"]),
             release=self.globs(data, key, defaults["release"]),
+            checkpoints=self.checkpoints(data.get("checkpoints", {}), f"{key}.checkpoints"),
         )
+
+    def checkpoints(self, data: Any, key: str) -> tuple[CheckpointConfig, ...]:
+        names = set(data) if isinstance(data, dict) else set()
+        self.table(data, key, names)
+        return tuple(self.checkpoint(name, table, f"{key}.{name}") for name, table in data.items())
+
+    def checkpoint(self, name: str, data: Any, key: str) -> CheckpointConfig:
+        self.table(data, key, {"files", "points", "full", "zero", "data", "examples"})
+        files = self.value(data, key, "files", list)
+        if not files or not all(isinstance(f, str) and re.fullmatch(r"[A-Za-z0-9_.-]+\.(safetensors|pt|pth)", f)
+                                for f in files):
+            raise self.error(f"{key}.files", "must be a non-empty list of file names ending in .safetensors, .pt "
+                                              f"or .pth, got {files!r}")
+        full = self.value(data, key, "full", (int, float))
+        zero = self.value(data, key, "zero", (int, float))
+        if not (math.isfinite(full) and math.isfinite(zero)) or full == zero:
+            raise self.error(key, f"full ({full!r}) and zero ({zero!r}) must be different finite numbers")
+        path = self.value(data, key, "data", str, "")
+        examples = self.value(data, key, "examples", int, 0)
+        if examples < 0:
+            raise self.error(f"{key}.examples", "must be 0 (all) or positive")
+        return CheckpointConfig(name=name, files=tuple(files), points=self.positive(data, key, "points"),
+                                full=float(full), zero=float(zero), examples=examples,
+                                data=(self.path.parent / path).resolve() if path else None)
 
     def tolerances(self, data: Any, key: str, base: dict[str, Tolerance] | None) -> dict[str, Tolerance]:
         self.table(data, key, set(DEVICES))

@@ -76,7 +76,8 @@ def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solut
             sandbox.start()  # imports torch in the background while pytest collects
         runner = SandboxRunner(sandbox, total_limit=assignment.time_limit, invalid=invalid)
         plugin = GradingPlugin(assignment=assignment, runner=runner, solution_dir=solution_dir,
-                               device=device, hidden_root=(tests_dir / "hidden").resolve())
+                               device=device, hidden_root=(tests_dir / "hidden").resolve(),
+                               submission_dir=staged.path if staged is not None else None)
         try:
             exit_code = _run_pytest(tests_dir, plugin, hidden=hidden, select=select, workdir=workdir)
         finally:

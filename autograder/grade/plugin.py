@@ -3,7 +3,10 @@
 Fixtures: ``student`` (the submission, through the sandbox), ``solution`` (the solution
 key, imported here in the trusted grader), ``credit`` (partial credit), ``device``.
 Markers: ``points(n)`` (required), ``visibility(v)``, ``time_limit(seconds)``,
-``tolerance(rtol=, atol=)``. Scores come from pytest's reports, never from output.
+``tolerance(rtol=, atol=)``, ``checkpoint(name)`` (grades trained weights; its points come
+from grading.toml, and it is left out where that checkpoint is not configured; its
+``checkpoint`` fixture is :class:`autograder.grade.checkpoints.Checkpoint`). Scores come
+from pytest's reports, never from output.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from autograder import clock
 from autograder.config import AssignmentConfig
 from autograder.errors import GraderError, SubmissionError
 from autograder.grade import compare
+from autograder.grade.checkpoints import Checkpoint
 from autograder.grade.results import VISIBILITIES, TestResult
 from autograder.grade.student import SandboxRunner, StudentModules, StudentSession
 from autograder.sandbox import client
@@ -29,6 +33,7 @@ MARKERS = {
     "visibility(v): hidden, after_due_date, after_published or visible",
     "time_limit(seconds): this test's limit, instead of grading.toml's test_time_limit",
     "tolerance(rtol=None, atol=None): this test's default tolerances for assert_close",
+    "checkpoint(name): grades the trained weights of [assignments.<id>.checkpoints.<name>]",
 }
 
 
@@ -105,8 +110,9 @@ class GradingPlugin:
     """Registered with ``pytest.main(plugins=[...])`` for one submission."""
 
     def __init__(self, *, assignment: AssignmentConfig, runner: SandboxRunner, solution_dir: Path | None,
-                 device: str, hidden_root: Path):
+                 device: str, hidden_root: Path, submission_dir: Path | None = None):
         self.assignment = assignment
+        self.submission_dir = submission_dir
         self.runner = runner
         self.device_name = device
         self.hidden_root = hidden_root
@@ -126,9 +132,19 @@ class GradingPlugin:
         if report.failed:
             self.problems.append(f"{report.nodeid}: could not be collected:\n{report.longrepr}")
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        unconfigured = [item for item in items if self.checkpoint_name(item) is not None
+                        and self.assignment.checkpoint(self.checkpoint_name(item)) is None]
+        if unconfigured:  # trained weights are graded only where grading.toml asks for them
+            config.hook.pytest_deselected(items=unconfigured)
+            items[:] = [item for item in items if item not in unconfigured]
         for item in items:
             points = item.get_closest_marker("points")
+            if self.checkpoint_name(item) is not None:
+                if points is not None:
+                    self.problems.append(f"{item.nodeid}: a checkpoint test takes its points from grading.toml, "
+                                         "not from @pytest.mark.points")
+                continue
             if points is None or len(points.args) != 1 or not isinstance(points.args[0], (int, float)) \
                     or points.args[0] <= 0:
                 self.problems.append(f"{item.nodeid}: needs @pytest.mark.points(n) with n > 0")
@@ -184,7 +200,30 @@ class GradingPlugin:
     def device(self) -> str:
         return self.device_name
 
+    @pytest.fixture
+    def checkpoint(self, request: pytest.FixtureRequest) -> Checkpoint:
+        name = self.checkpoint_name(request.node)
+        if name is None:
+            raise GraderError("the checkpoint fixture needs @pytest.mark.checkpoint(name) on its test")
+        return Checkpoint(self.assignment.checkpoint(name), self.submission_dir)
+
     # -- per test settings ---------------------------------------------------------
+    @staticmethod
+    def checkpoint_name(item: pytest.Item) -> str | None:
+        marker = item.get_closest_marker("checkpoint")
+        if marker is None:
+            return None
+        if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+            raise GraderError(f"{item.nodeid}: @pytest.mark.checkpoint takes one name")
+        return marker.args[0]
+
+    def points(self, item: pytest.Item) -> float:
+        name = self.checkpoint_name(item)
+        if name is not None:
+            return self.assignment.checkpoint(name).points
+        marker = item.get_closest_marker("points")
+        return float(marker.args[0]) if marker and marker.args else 0.0
+
     def is_hidden(self, item: pytest.Item) -> bool:
         return self.hidden_root in Path(item.path).parents
 
@@ -220,8 +259,7 @@ class GradingPlugin:
 
     def result(self, item: pytest.Item, number: str) -> TestResult:
         outcome = self.outcomes.get(item.nodeid, Outcome(message="not run", failure="not run"))
-        points_marker = item.get_closest_marker("points")
-        points = float(points_marker.args[0]) if points_marker and points_marker.args else 0.0
+        points = self.points(item)
         credit = self.credits.get(item.nodeid)
         fraction = credit.fraction if credit is not None and credit.fraction is not None else float(outcome.passed)
         visibility_marker = item.get_closest_marker("visibility")

@@ -72,8 +72,21 @@ class StudentSession:
 
     def _collect_output(self) -> None:
         if self.worker is not None and self.worker.open:
-            self.output = self.worker.drain_output()
+            self.output += self.worker.drain_output()
             self.worker.close()
+
+    def fresh_sandbox(self) -> None:
+        """End this test's worker and its whole sandbox; the next request starts in a new one.
+
+        A new sandbox has fresh scratch folders and a fresh copy of the submission, so
+        nothing one part of a test left behind (a file in /tmp, a cache) reaches the next.
+        """
+        if self.failure is not None:
+            raise self.failure
+        self.runner.check_submission()
+        self._collect_output()
+        self.runner.sandbox.restart()
+        self.worker = None
 
     def close(self) -> str:
         """End the test's worker; returns what the student's code printed.
@@ -138,6 +151,11 @@ class StudentModules:
     def probe(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run an instructor probe (autograder.sandbox.probes) next to the student's objects."""
         return self._session.request({"op": "probe", "name": name, "args": list(args), "kwargs": kwargs})
+
+    def fresh_sandbox(self) -> None:
+        """Continue this test in a new sandbox: the handles held so far are gone, and so is
+        everything the student's code wrote or cached (see :meth:`StudentSession.fresh_sandbox`)."""
+        self._session.fresh_sandbox()
 
 
 class SandboxRunner:

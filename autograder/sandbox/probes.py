@@ -58,3 +58,47 @@ def reinitialize(module: torch.nn.Module, std: float = 0.2, seed: int = 0) -> in
             parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype) * std)
             count += parameter.numel()
     return count
+
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
+
+
+@probe
+def optimizer(module: torch.nn.Module, kind: str = "adam", **settings: Any) -> torch.optim.Optimizer:
+    """An optimizer over ``module``'s parameters, made in the sandbox so a test can hand it to
+    the student's training step (it comes back to the grader as a handle)."""
+    if kind not in OPTIMIZERS:
+        raise KeyError(f"unknown optimizer {kind!r} (known: {', '.join(sorted(OPTIMIZERS))})")
+    if "betas" in settings:  # a JSON list; torch 2.x wants a tuple of floats
+        settings["betas"] = tuple(float(b) for b in settings["betas"])
+    return OPTIMIZERS[kind](module.parameters(), **settings)
+
+
+@probe
+def gradients(module: torch.nn.Module) -> dict[str, torch.Tensor | None]:
+    """Each parameter's ``.grad`` by name (None where no gradient reached it)."""
+    return {name: None if p.grad is None else p.grad.detach().clone() for name, p in module.named_parameters()}
+
+
+@probe
+def fit_bernoulli(module: torch.nn.Module, images: torch.Tensor, *, steps: int, batch_size: int, lr: float,
+                  seed: int = 0) -> list[float]:
+    """Train ``module`` (binary images -> logits of the same shape) with Adam on the binary
+    cross-entropy summed over pixels; returns the loss per step in nats per image.
+
+    The loop is the grader's, so a training check measures the student's model, not their loop.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    losses = []
+    module.train()
+    for _ in range(steps):
+        batch = images[torch.randint(len(images), (batch_size,), generator=generator)]
+        logits = module(batch)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, batch, reduction="sum") / batch_size
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    module.eval()
+    return losses
