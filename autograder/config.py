@@ -58,6 +58,8 @@ class CheckpointConfig:
     zero: float  # the value at which no marks are left; linear in between (either direction)
     data: Path | None = None  # evaluation data the grader reads (never enters the sandbox); absolute
     examples: int = 0  # how many evaluation examples the tests use; 0 = all of them
+    settings: dict[str, str | int | float | bool] = field(default_factory=dict, hash=False)  # for the tests
+    root: Path | None = None  # the folder of grading.toml: relative paths in settings start there
 
     def fraction(self, value: float) -> float:
         """The share of the points ``value`` earns: 1 at ``full`` or better, 0 at ``zero`` or worse."""
@@ -228,7 +230,7 @@ class _Reader:
         return tuple(self.checkpoint(name, table, f"{key}.{name}") for name, table in data.items())
 
     def checkpoint(self, name: str, data: Any, key: str) -> CheckpointConfig:
-        self.table(data, key, {"files", "points", "full", "zero", "data", "examples"})
+        self.table(data, key, {"files", "points", "full", "zero", "data", "examples", "settings"})
         files = self.value(data, key, "files", list)
         if not files or not all(isinstance(f, str) and re.fullmatch(r"[A-Za-z0-9_.-]+\.(safetensors|pt|pth)", f)
                                 for f in files):
@@ -242,8 +244,13 @@ class _Reader:
         examples = self.value(data, key, "examples", int, 0)
         if examples < 0:
             raise self.error(f"{key}.examples", "must be 0 (all) or positive")
+        settings = self.table(data.get("settings", {}), f"{key}.settings", set(data.get("settings", {})))
+        for setting, value in settings.items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise self.error(f"{key}.settings.{setting}", f"must be a string, number or boolean, got {value!r}")
         return CheckpointConfig(name=name, files=tuple(files), points=self.positive(data, key, "points"),
-                                full=float(full), zero=float(zero), examples=examples,
+                                full=float(full), zero=float(zero), examples=examples, settings=dict(settings),
+                                root=self.path.parent,
                                 data=(self.path.parent / path).resolve() if path else None)
 
     def tolerances(self, data: Any, key: str, base: dict[str, Tolerance] | None) -> dict[str, Tolerance]:

@@ -3,7 +3,9 @@
 Both say the score, the status and its reason, each test's score, and why each failed
 test failed (the same messages Gradescope would show). Tests whose visibility is
 ``hidden`` show their score only. Test outputs are Markdown; the HTML turns the few
-constructs they use (paragraphs, lists, code blocks, inline code, bold) into tags.
+constructs they use (paragraphs, lists, code blocks, inline code, bold) into tags, and
+escapes all text. A code block ends only at a fence at least as long as the one that opened
+it, as in CommonMark: student text is fenced by :func:`autograder.grade.results.code_block`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 from autograder.batch import store
 from autograder.batch.analysis import Record, row_status, short_name, test_docs
+
+FENCE = re.compile(r" {0,3}(`{3,})")  # an opening fence; it closes at a line of as many backticks or more
 
 STYLE = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
@@ -122,10 +126,12 @@ def markdown_to_html(text: str) -> str:
 
     while index < len(lines):
         line = lines[index]
-        if line.lstrip().startswith("```"):
+        opening = FENCE.match(line)
+        if opening:
             flush()
+            closing = re.compile(rf" {{0,3}}`{{{len(opening.group(1))},}} *")
             end = index + 1
-            while end < len(lines) and not lines[end].lstrip().startswith("```"):
+            while end < len(lines) and not closing.fullmatch(lines[end]):
                 end += 1
             out.append("<pre><code>" + html.escape("\n".join(lines[index + 1:end])) + "</code></pre>")
             index = end + 1

@@ -5,10 +5,16 @@ file on every run. Columns: ``student``; for a Gradescope export ``name``, ``ema
 ``sid`` and ``submission``; then ``status`` (graded, timed out, crashed, invalid
 submission), ``reason``, ``total``, ``max_score``, one column per test (its score), and
 ``identical_group`` (submissions whose normalised code is the same, or ``starter code``).
+
+Names, emails and messages come from students: a text cell that a spreadsheet would run
+as a formula (one starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is
+written with a leading ``'`` (OWASP's advice), and a carriage return inside a cell is
+written as a newline, which the CSV quotes; numbers stay numbers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +22,9 @@ import pandas as pd
 
 from autograder.batch import store
 from autograder.batch.analysis import Record, column_names, identical_groups, row_status, test_docs, test_names
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
 
 
 def build(records: Sequence[Record], *, points: float, starter: str | None = None,
@@ -52,4 +61,14 @@ def build(records: Sequence[Record], *, points: float, starter: str | None = Non
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Atomically, like the results files: a reader never sees half a gradebook."""
-    store.write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    safe = frame.apply(lambda column: column if pd.api.types.is_numeric_dtype(column) else column.map(safe_cell))
+    store.write_text(path, safe.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+
+
+def safe_cell(value: object) -> object:
+    """A cell as a spreadsheet should show it: text never starts a formula or a new row; numbers are kept."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")  # only "\n" makes the CSV writer quote a cell

@@ -110,11 +110,14 @@ def merged_status(previous: str, tests: list[dict[str, Any]]) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (gradebook, feedback, report), as results files are written."""
+    """Write a text file atomically (gradebook, feedback, report), as results files are written.
+
+    Characters UTF-8 cannot encode (a lone surrogate from a folder's name) are written as ``?``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as handle:
             handle.write(text)
         os.replace(temporary, path)
     except BaseException:

@@ -116,6 +116,21 @@ class Checkpoint:
             raise GraderError(f"checkpoints.{self.config.name}.data: {self.config.data} does not exist")
         return self.config.data
 
+    def setting(self, name: str, kind: type = str):
+        """``settings.<name>`` of this checkpoint in grading.toml (a grader error if absent or mistyped)."""
+        value = self.config.settings.get(name)
+        if value is None or not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise GraderError(f"checkpoints.{self.config.name}.settings.{name} must be set to a {kind.__name__} "
+                              "in grading.toml")
+        return value
+
+    def setting_path(self, name: str) -> Path:
+        """A file named by ``settings.<name>``, relative to grading.toml's folder; it must exist."""
+        path = (self.config.root or Path.cwd()) / self.setting(name)
+        if not path.exists():
+            raise GraderError(f"checkpoints.{self.config.name}.settings.{name}: {path} does not exist")
+        return path
+
     def file(self) -> Path:
         """The first of the configured file names that the submission holds."""
         if self._submission is None:

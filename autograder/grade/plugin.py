@@ -24,7 +24,7 @@ from autograder.config import AssignmentConfig
 from autograder.errors import GraderError, SubmissionError
 from autograder.grade import compare
 from autograder.grade.checkpoints import Checkpoint
-from autograder.grade.results import VISIBILITIES, TestResult
+from autograder.grade.results import VISIBILITIES, TestResult, code_block
 from autograder.grade.student import SandboxRunner, StudentModules, StudentSession
 from autograder.sandbox import client
 
@@ -241,7 +241,7 @@ class GradingPlugin:
         if isinstance(exc, GraderError):
             return f"the grader failed: {exc}", str(exc)
         if isinstance(exc, client.StudentCodeError):
-            return f"Your code raised an exception:\n\n```\n{exc.traceback.strip()}\n```", ""
+            return f"Your code raised an exception:\n\n{code_block(exc.traceback.strip())}", ""
         if isinstance(exc, (client.SandboxFailure, SubmissionError)):
             return str(exc), ""
         if isinstance(exc, compare.GradingFailure) or isinstance(exc, AssertionError) and not hidden:
@@ -298,7 +298,7 @@ def _output(item: pytest.Item, outcome: Outcome, credit: Credit | None, printed:
     if outcome.message:
         parts.append(outcome.message)
     if printed.strip() and not outcome.passed:
-        parts.append(f"Your code printed:\n\n```\n{printed.strip()}\n```")
+        parts.append(f"Your code printed:\n\n{code_block(printed.strip())}")
     return "\n\n".join(parts)
 
 

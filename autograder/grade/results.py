@@ -1,14 +1,18 @@
 """Results of grading one submission, and their Gradescope ``results.json`` form.
 
 A :class:`Results` is built by the grader (never from anything the sandbox wrote) and
-written atomically: a temporary file in the same folder, then ``os.replace``. The JSON
-schema the files must satisfy is ``results_schema.json`` beside this module.
+written atomically: a temporary file in the same folder, then ``os.replace``. Any string may
+reach it (student output, exception messages): characters UTF-8 cannot encode (lone
+surrogates) are written as ``?``, so writing never fails on text. The JSON schema the files
+must satisfy is ``results_schema.json`` beside this module. Outputs are Markdown; text the
+student controls is put in a code block by :func:`code_block`, whose fence it cannot close.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +21,14 @@ from typing import Any
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 SCHEMA_PATH = Path(__file__).with_name("results_schema.json")
+
+
+def code_block(text: str) -> str:
+    """``text`` as a fenced Markdown code block: the fence is longer than any run of backticks in
+    it, so no line of the text (a student's ```` ``` ```` then "All tests passed") can end the block."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 @dataclass(frozen=True)
@@ -83,12 +95,13 @@ def write_results(results: Results | dict[str, Any], path: Path) -> None:
     """Write atomically: readers see the old file or the complete new one, never a torn one."""
     data = results.to_json() if isinstance(results, Results) else results
     text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    encoded = text.encode("utf-8", errors="replace")  # the one place text becomes bytes
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encoded)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -115,6 +128,8 @@ def graded_or_failed(assignment: str, grading: Callable[[], Results], *, out: Pa
 
     try:
         results = grading()
+        if out is not None:
+            write_results(results, out)  # inside: a file that cannot be written leaves the failure file
     except BaseException as exc:
         reason = f"The grader failed and could not grade this submission: {exc}"
         if out is not None:
@@ -122,8 +137,6 @@ def graded_or_failed(assignment: str, grading: Callable[[], Results], *, out: Pa
         if isinstance(exc, GraderError):
             raise
         raise GraderError(str(exc) or type(exc).__name__) from exc
-    if out is not None:
-        write_results(results, out)
     if results.status == "grader error":
         raise GraderError(results.output)
     return results

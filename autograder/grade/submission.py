@@ -3,8 +3,11 @@
 A submission is a folder, a ``.zip``, or a single ``.py`` or ``.ipynb``. Zips are unpacked
 defensively (no absolute paths, no ``..``, no symlinks, bounded size and count); a single
 extra folder level is flattened; notebooks become modules by keeping their definitions
-(see :func:`notebook_to_module`), never by running their cells. Everything here only
-reads and parses; no student code runs in the grader.
+(see :func:`notebook_to_module`), never by running their cells. What runs is what is
+seen: compiled code (``__pycache__``, ``.pyc``, ``.so``) and folders named like a listed
+module (a package ``sampling/`` beside ``sampling.py``), which Python would import instead
+of the visible source, are left out with a note. Everything here only reads and parses; no
+student code runs in the grader.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from autograder.errors import SubmissionError
 
 MAX_FILES = 1000
 MAX_TOTAL_BYTES = 200 << 20
+COMPILED_SUFFIXES = (".pyc", ".so")  # imported before (.so) or instead of (.pyc, unchecked) the .py
 SAFE_CALLS = {"dict", "list", "tuple", "set", "frozenset", "range", "float", "int", "str", "bool",
               "torch.device", "torch.tensor", "torch.Size", "np.array", "numpy.array", "namedtuple",
               "collections.namedtuple", "TypeVar", "typing.TypeVar", "field", "dataclasses.field",
@@ -44,6 +48,7 @@ def stage_submission(source: Path, assignment: AssignmentConfig, target: Path) -
     source = Path(source)
     notes: list[str] = []
     target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o700)  # the grader's alone: sandboxes get copies, so no sandbox's uid reads another's code
     if source.is_dir():
         _copy_folder(source, target, notes)
     elif not source.exists():
@@ -54,8 +59,10 @@ def stage_submission(source: Path, assignment: AssignmentConfig, target: Path) -
         shutil.copyfile(source, target / _single_file_name(source, assignment, notes))
     else:
         raise SubmissionError(f"{source.name}: a submission is a folder, a .zip, a .py or a .ipynb file")
+    _drop_compiled(target, notes)
     _flatten(target, assignment, notes)
     _convert_notebooks(target, assignment, notes)
+    _drop_shadows(target, assignment, notes)
     files = tuple(sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()))
     if not files:
         raise SubmissionError("the submission is empty")
@@ -74,7 +81,7 @@ def _copy_folder(source: Path, target: Path, notes: list[str]) -> None:
     count = total = 0
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
-        if any(part in ("__pycache__", ".git", "__MACOSX") for part in relative.parts):
+        if any(part in (".git", "__MACOSX") for part in relative.parts):  # __pycache__: dropped with a note
             continue
         if path.is_symlink():
             notes.append(f"{relative}: symbolic links are ignored")
@@ -132,6 +139,33 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path,
                 raise SubmissionError(f"the submission is larger than {MAX_TOTAL_BYTES >> 20} MB when unpacked")
             sink.write(chunk)
     return written
+
+
+def _drop_compiled(target: Path, notes: list[str]) -> None:
+    """Remove ``__pycache__`` folders and ``.pyc``/``.so`` files anywhere: only source is graded."""
+    for path in sorted(target.rglob("*")):
+        if not path.exists():  # inside a __pycache__ removed already
+            continue
+        relative = path.relative_to(target).as_posix()
+        if path.is_dir() and path.name == "__pycache__":
+            shutil.rmtree(path)
+            notes.append(f"{relative}/: compiled Python files are not graded (only your .py files are), "
+                         "so this folder was left out")
+        elif path.is_file() and path.name.endswith(COMPILED_SUFFIXES):
+            path.unlink()
+            notes.append(f"{relative}: compiled files (.pyc, .so) are not graded (only your .py files are), "
+                         "so it was left out")
+
+
+def _drop_shadows(target: Path, assignment: AssignmentConfig, notes: list[str]) -> None:
+    """Remove top-level folders named like a listed module: Python would import them instead of it."""
+    for name in assignment.files:
+        module = PurePosixPath(name)
+        folder = target / module.with_suffix("").as_posix()
+        if module.suffix == ".py" and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+            notes.append(f"{folder.relative_to(target).as_posix()}/: a folder named like {name} would be "
+                         f"imported instead of {name}, so it was left out")
 
 
 def _flatten(target: Path, assignment: AssignmentConfig, notes: list[str]) -> None:

@@ -94,8 +94,7 @@ class Sandbox:
         root = self.workdir / f"root-{self.starts}"
         scratch = self.workdir / f"scratch-{self.starts}"
         root.mkdir(parents=True)
-        scratch.mkdir(mode=0o777)
-        os.chmod(scratch, 0o777)
+        scratch.mkdir(mode=0o700)  # the rlimits level's home: the server hands it to the sandbox's uid
         self.server = launch.take_warm(self.isolation) or launch.start_server(
             self.isolation, submission=self.submission, file_size_mb=self.limits.file_size_mb)
         self.ready = False

@@ -146,6 +146,11 @@ def build_root(root: Path, submission: Path, limits: Limits) -> None:
 
 
 def copy_submission(source: Path, target: Path, uid: int) -> None:
+    """Copy the staged submission into the sandbox's home, which then belongs to ``uid`` alone (0700).
+
+    At the ``rlimits`` level homes of other sandboxes (other uids) sit on the same file
+    system: none of them may list, read or replace another's modules.
+    """
     for item in sorted(source.iterdir()):
         if item.is_symlink():
             continue
@@ -156,6 +161,7 @@ def copy_submission(source: Path, target: Path, uid: int) -> None:
     if os.geteuid() == 0:  # the student's uid owns its working copy
         for path in [target, *target.rglob("*")]:
             os.chown(path, uid, uid, follow_symlinks=False)
+        os.chmod(target, 0o700)
 
 
 def _vm_size() -> int:

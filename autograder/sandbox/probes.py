@@ -43,9 +43,10 @@ def projected_gradient(function: Callable, inputs: list, projection: torch.Tenso
 
 
 @probe
-def jacobian(function: Callable, x: torch.Tensor) -> torch.Tensor:
-    """The full Jacobian of ``function`` at ``x`` (outputs flattened first, inputs last)."""
-    return torch.autograd.functional.jacobian(lambda v: _first(function(v)), x)
+def jacobian(function: Callable, x: torch.Tensor, before: list | tuple = ()) -> torch.Tensor:
+    """The full Jacobian of ``function(*before, x)`` with respect to ``x`` (output dimensions
+    first, input dimensions last); ``before`` holds the arguments it is not taken over."""
+    return torch.autograd.functional.jacobian(lambda v: _first(function(*before, v)), x)
 
 
 @probe

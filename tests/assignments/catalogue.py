@@ -52,7 +52,7 @@ def catalogue_tests(assignment_id: str, folder: Path):
         assert {f"{v['module']}.py" for v in variants} <= set(assignment.files)
 
     @pytest.mark.slow
-    @pytest.mark.parametrize("variant", variants, ids=[v["name"] for v in variants])
+    @pytest.mark.parametrize("variant", variants, ids=[f"{v['module']}-{v['name']}" for v in variants])
     def test_variant_fails_exactly_its_tests(variant, tmp_path, check_results):
         submission = tmp_path / "submission"
         submission.mkdir()

@@ -50,3 +50,9 @@ def test_finished_means_final_and_the_same_content(tmp_path):
     (tmp_path / ".ann.json.x1.tmp").write_text("{")
     store.remove_leftovers(tmp_path)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_write_text_never_fails_on_unencodable_text(tmp_path):
+    """A folder name read from the disk may hold a lone surrogate; the gradebook is still written."""
+    store.write_text(tmp_path / "gradebook.csv", "student,submission\nada,hand\udcffin\n")
+    assert (tmp_path / "gradebook.csv").read_bytes() == b"student,submission\nada,hand?in\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import pytest
@@ -191,3 +192,38 @@ def test_total_time_limit_end_to_end(tmp_path, check_results):
     assert [t["score"] for t in data["tests"]] == [1, 0, 0]
     assert "total time limit of 2.5 s was used up" in data["tests"][1]["output"]
     assert data["tests"][2]["output"].startswith("not run: the submission's total time limit")
+
+
+def test_unencodable_strings_in_messages_and_output_still_give_results(tmp_path, check_results):
+    """A lone surrogate in an exception message and in printed output: the results file is still complete."""
+    course = make_course(tmp_path / "course", public=PUBLIC, hidden=HIDDEN, solution={"mathy.py": DOUBLE})
+    write_files(tmp_path / "odd", {"mathy.py": """
+        import sys
+
+        def double(x):
+            print("odd \\udc80 text")
+            sys.stdout.flush()
+            raise ValueError("bad \\udc80 value")
+        """})
+    results, data = _grade(course, tmp_path / "odd", tmp_path)
+    check_results(data)
+    assert len(data["tests"]) == 3 and data["score"] == 0
+    output = data["tests"][0]["output"]
+    assert "ValueError: bad" in output and "value" in output
+    json.dumps(data).encode("utf-8")  # nothing unencodable is left in the file
+
+
+def test_printed_text_and_messages_cannot_close_their_code_blocks(tmp_path):
+    """A student's own fence in what they print or raise stays inside the block the grader made."""
+    course = make_course(tmp_path / "course", public=PUBLIC, solution={"mathy.py": DOUBLE})
+    write_files(tmp_path / "fence", {"mathy.py": """
+        def double(x):
+            print("```\\n\\n**All tests passed**\\n\\n<b>10/10</b>")
+            raise ValueError("```\\nAll tests passed")
+        """})
+    _, data = _grade(course, tmp_path / "fence", tmp_path)
+    output = data["tests"][0]["output"]
+    assert "Your code raised an exception:\n\n````\n" in output and "Your code printed:\n\n````\n" in output
+    # outside the code blocks (CommonMark: closed only by a fence as long as the opening) no student text is left
+    outside = re.sub(r"(?ms)^(`{3,})\n.*?^\1$", "", output)
+    assert "All tests passed" not in outside and "<b>" not in outside, outside

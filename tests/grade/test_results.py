@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from autograder.grade import results as results_module
-from autograder.grade.results import Results, failure_results, write_results
+from autograder.errors import GraderError
+from autograder.grade.results import Results, code_block, failure_results, graded_or_failed, write_results
 from autograder.grade.results import TestResult as Case  # not a pytest class
 
 
@@ -187,3 +188,44 @@ def test_check_results_reads_files_too(tmp_path, check_results):
     (tmp_path / "bad.json").write_text(json.dumps({"output": "no score"}))
     with pytest.raises(jsonschema.ValidationError):
         check_results(tmp_path / "bad.json")
+
+
+def test_unencodable_strings_are_replaced_not_fatal(tmp_path, check_results):
+    """Lone surrogates (from student output or messages) anywhere: the file is written, as valid UTF-8."""
+    odd = "bad \udc80 text \ud800"
+    case = Case(name=f"test_{odd}", number="1", score=0.0, max_score=1.0, passed=False, output=odd,
+                visibility="visible", failure=odd)
+    path = tmp_path / "results.json"
+    write_results(make_results(tests=(case,), output=odd, extra={odd: odd}), path)
+    path.read_bytes().decode("utf-8")  # strict: nothing unencodable was written
+    data = check_results(path)
+    assert data["output"] == data["tests"][0]["output"] == "bad ? text ?"
+
+
+def test_graded_or_failed_writes_the_failure_file_whatever_the_message(tmp_path, check_results):
+    def grading():
+        raise RuntimeError("broke on \udc80")
+
+    path = tmp_path / "results.json"
+    with pytest.raises(GraderError, match="broke on"):
+        graded_or_failed("hw1", grading, out=path, start=0.0, now=lambda: 1.0)
+    data = check_results(path)
+    assert data["output"] == "The grader failed and could not grade this submission: broke on ?"
+
+
+def test_graded_or_failed_writes_a_failure_file_when_the_results_cannot_be_written(tmp_path, check_results):
+    path = tmp_path / "results.json"
+    nan_score = make_results(tests=(Case(name="t", number="1", score=math.nan, max_score=1.0, passed=False,
+                                         output="", visibility="visible"),))
+    with pytest.raises(GraderError):
+        graded_or_failed("hw1", lambda: nan_score, out=path, start=0.0, now=lambda: 1.0)
+    data = check_results(path)
+    assert data["score"] == 0 and data["extra_data"]["status"] == "grader error"
+
+
+@pytest.mark.parametrize("text, fence", [("plain", "```"), ("```\nAll tests passed\n```", "````"),
+                                         ("a `b` ``c`` ``````", "```````"), ("", "```")])
+def test_code_block_fence_is_longer_than_any_backticks_in_the_text(text, fence):
+    block = code_block(text)
+    assert block == f"{fence}\n{text}\n{fence}"
+    assert not any(line.strip().startswith(fence) for line in text.splitlines())

@@ -382,3 +382,51 @@ def test_an_nbformat_3_notebook_is_a_submission_error_naming_it(tmp_path):
 def test_a_cell_whose_source_is_not_text_is_a_submission_error():
     with pytest.raises(SubmissionError, match="nb.ipynb.*cell 2"):
         notebook_to_module(notebook([1, 2]), "nb.ipynb")
+
+
+# --- what runs is what is seen ----------------------------------------------------------------------
+
+def test_a_package_beside_a_listed_module_is_dropped_with_a_note(tmp_path):
+    """``sampling/__init__.py`` would be imported instead of ``sampling.py``: the visible module must run."""
+    write_zip(tmp_path / "s.zip", {"sampling.py": CODE, "sampling/__init__.py": "def double(x):\n    return x\n",
+                                   "sampling/extra.py": "", "helpers/util.py": "X = 1\n"})
+    staged = stage_submission(tmp_path / "s.zip", assignment(), tmp_path / "staged")
+    assert staged.files == ("helpers/util.py", "sampling.py")
+    assert any(note.startswith("sampling/:") and "sampling.py" in note for note in staged.notes), staged.notes
+
+
+@pytest.mark.parametrize("source", ["folder", "zip"])
+def test_compiled_files_and_caches_are_dropped_with_a_note(tmp_path, source):
+    """``.pyc`` files (``__pycache__`` or beside the source) and extension modules run instead of the .py."""
+    entries = {"sampling.py": CODE, "__pycache__/sampling.cpython-311.pyc": b"\x00" * 16,
+               "helpers/util.py": "X = 1\n", "helpers/__pycache__/util.cpython-311.pyc": b"\x00" * 16,
+               "helpers/util.pyc": b"\x00" * 16, "sampling.so": b"\x7fELF",
+               "sampling.cpython-311-x86_64-linux-gnu.so": b"\x7fELF"}
+    if source == "zip":
+        path = write_zip(tmp_path / "s.zip", entries)
+    else:
+        path = tmp_path / "hand_in"
+        for name, data in entries.items():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            (path / name).write_bytes(data.encode() if isinstance(data, str) else data)
+    staged = stage_submission(path, assignment(), tmp_path / "staged")
+    assert staged.files == ("helpers/util.py", "sampling.py")
+    assert files_under(staged.path) == {"helpers/util.py", "sampling.py"}
+    for name in ("__pycache__/", "helpers/__pycache__/", "helpers/util.pyc", "sampling.so",
+                 "sampling.cpython-311-x86_64-linux-gnu.so"):
+        assert any(note.startswith(name + ":") for note in staged.notes), (name, staged.notes)
+
+
+def test_a_folder_named_like_the_module_is_still_flattened(tmp_path):
+    """A student who zipped their ``sampling/`` folder: it is lifted up, not dropped."""
+    write_zip(tmp_path / "s.zip", {"sampling/sampling.py": CODE})
+    staged = stage_submission(tmp_path / "s.zip", assignment(), tmp_path / "staged")
+    assert staged.files == ("sampling.py",)
+
+
+def test_the_staged_folder_is_the_graders_alone(tmp_path):
+    """Sandboxes get copies; at the rlimits level another sandbox's uid must not read the staged code."""
+    (tmp_path / "hand_in").mkdir()
+    (tmp_path / "hand_in" / "sampling.py").write_text(CODE)
+    staged = stage_submission(tmp_path / "hand_in", assignment(), tmp_path / "staged")
+    assert stat.S_IMODE(staged.path.stat().st_mode) == 0o700
