@@ -1,4 +1,4 @@
-"""The committed tree itself: releases are reproducible and leak-free, hw1 validates."""
+"""The committed tree itself: releases are reproducible and leak-free, every homework validates."""
 
 from __future__ import annotations
 
@@ -41,10 +41,11 @@ def test_leak_check_catches_a_planted_solution_line_and_hidden_test(tmp_path):
 
 
 @pytest.mark.slow
-def test_validate_hw1(capsys):
-    assert validate(COURSE, "hw1") == 0
+@pytest.mark.parametrize("assignment_id", [a.id for a in COURSE.assignments])
+def test_validate(assignment_id, capsys):
+    assert validate(COURSE, assignment_id) == 0
     out = capsys.readouterr().out
-    points = f"{COURSE.assignment('hw1').points:g}"
+    points = f"{COURSE.assignment(assignment_id).points:g}"
     assert f"solution key: {points}/{points}" in out and f"blank release: 0/{points}" in out
 
 

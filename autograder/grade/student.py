@@ -114,6 +114,13 @@ class RemoteObject:
             raise AttributeError(name)
         return self._session.request({"op": "getattr", "target": self._target, "name": name})
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):  # the proxy's own fields
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(f"cannot set {name!r} on the student's {self._remote_type} from a test: assignments "
+                             "would change only this proxy; call a method of the object instead")
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._session.request({"op": "call", "target": self._target, "args": list(args), "kwargs": kwargs})
 
