@@ -1,0 +1,1 @@
+../hw2/mnist.py
