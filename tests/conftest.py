@@ -1,8 +1,11 @@
-"""Shared fixtures: throwaway courses built in tmp_path, and the results-file schema check."""
+"""Shared fixtures: throwaway courses built in tmp_path, the results-file schema check, homework modules by path."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -13,6 +16,31 @@ from autograder.config import CourseConfig, load_config
 from autograder.grade.results import SCHEMA_PATH
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def import_homework(assignment: str, name: str):
+    """``assignments/<assignment>/<name>.py`` (a given or solution-key module), imported by path once.
+
+    Registered as ``<assignment>_<name>``, never as ``<name>``: the ``solution`` fixture of a
+    grading in this process imports the key's ``<name>`` and refuses one found elsewhere.
+    """
+    key = f"{assignment}_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, REPO / "assignments" / assignment / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+class Hostile:
+    """Unpickling this runs code: it creates the file ``marker``, so a test can tell that nothing ran."""
+
+    def __init__(self, marker: Path | str):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:

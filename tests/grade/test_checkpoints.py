@@ -15,23 +15,13 @@ from autograder.config import CheckpointConfig
 from autograder.errors import ConfigError, SubmissionError
 from autograder.grade import grade
 from autograder.grade.checkpoints import read_weights
-from tests.conftest import make_course, write_files
+from tests.conftest import Hostile, make_course, write_files
 
 # --- reading weights -------------------------------------------------------------------------
 
 
 def _state() -> dict[str, torch.Tensor]:
     return {"weight": torch.arange(6, dtype=torch.float32).view(2, 3), "bias": torch.ones(2, dtype=torch.float64)}
-
-
-class _Hostile:
-    """Unpickling this runs code: it would create the file ``marker``."""
-
-    def __init__(self, marker: str):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def test_safetensors_and_torch_state_dicts_are_read(tmp_path):
@@ -46,8 +36,8 @@ def test_safetensors_and_torch_state_dicts_are_read(tmp_path):
 def test_a_hostile_pickle_is_refused_without_running(tmp_path):
     marker = tmp_path / "ran"
     with open(tmp_path / "model.pt", "wb") as f:
-        pickle.dump({"weight": _Hostile(str(marker))}, f)
-    torch.save({"weight": _Hostile(str(marker))}, tmp_path / "zipped.pt")  # torch's zip container
+        pickle.dump({"weight": Hostile(marker)}, f)
+    torch.save({"weight": Hostile(marker)}, tmp_path / "zipped.pt")  # torch's zip container
     for name in ("model.pt", "zipped.pt"):
         with pytest.raises(SubmissionError, match="refused without being run"):
             read_weights(tmp_path / name)
@@ -201,7 +191,7 @@ def test_missing_or_hostile_weights_earn_nothing(line_course, tmp_path):
 
     marker = tmp_path / "ran"
     with open(folder / "line.pt", "wb") as f:
-        pickle.dump({"w": _Hostile(str(marker))}, f)
+        pickle.dump({"w": Hostile(marker)}, f)
     results, tests = _grade(line_course, folder, tmp_path)
     assert tests["test_line_fits"]["score"] == 0 and "refused without being run" in tests["test_line_fits"]["output"]
     assert not marker.exists()

@@ -6,25 +6,16 @@ import shutil
 
 import pytest
 
+from tests.assignments import notebooks
 from tests.conftest import REPO
-
-nbclient = pytest.importorskip("nbclient", reason="nbclient is in the dev extra: pip install -e '.[dev]'")
-nbformat = pytest.importorskip("nbformat", reason="nbformat is in the dev extra: pip install -e '.[dev]'")
 
 
 @pytest.mark.slow
 def test_hw1_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     folder = tmp_path / "hw1"
     shutil.copytree(REPO / "solutions" / "hw1", folder)
-    monkeypatch.delenv("HW1_FULL", raising=False)
-    notebook = nbformat.read(folder / "hw1.ipynb", as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(folder)}})
-    client.execute()
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert errors == []
-    text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    notebook, _ = notebooks.execute(folder, "hw1.ipynb", monkeypatch, unset=("HW1_FULL",))
+    assert notebooks.errors(notebook) == []
+    text = notebooks.printed(notebook)
     assert "never negative" in text and "validation perplexity" in text
-    images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
-              if "image/png" in o.get("data", {})]
-    assert len(images) >= 6  # every experiment draws its plot
+    assert len(notebooks.images(notebook)) >= 6  # every experiment draws its plot

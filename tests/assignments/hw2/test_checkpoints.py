@@ -9,11 +9,9 @@ MNIST .amat file. The weights are made here with the solution key's own classes.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import pickle
 import shutil
-import sys
 from dataclasses import replace
 
 import pytest
@@ -23,22 +21,12 @@ from safetensors.torch import save_file
 
 from autograder.config import CheckpointConfig, load_config
 from autograder.grade import grade
-from tests.conftest import REPO
+from tests.conftest import REPO, Hostile, import_homework
 
 COURSE = load_config(REPO / "grading.toml")
 KEY = REPO / "solutions" / "hw2"
 ENTROPY = 28 * math.log(2)
-
-
-def _import(name: str):
-    spec = importlib.util.spec_from_file_location(f"hw2_key_{name}", REPO / "assignments" / "hw2" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-models, mnist = _import("models"), _import("mnist")
+models, mnist = import_homework("hw2", "models"), import_homework("hw2", "mnist")
 
 
 def stripes(n: int, seed: int) -> torch.Tensor:
@@ -206,22 +194,12 @@ def test_a_vae_with_flows_is_checked_against_its_jacobian(course, tmp_path, chec
     assert vae["score"] == 0 and "change of variables" in vae["output"], vae["output"]
 
 
-class _Hostile:
-    def __init__(self, marker: str):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-
-        return (os.system, (f"touch {self.marker}",))
-
-
 @pytest.mark.slow
 def test_a_malicious_checkpoint_is_refused_without_running(course, tmp_path, check_results):
     folder = submission(tmp_path, {})
     marker = tmp_path / "ran"
     with open(folder / "pixelcnn.pt", "wb") as f:
-        pickle.dump({"embed.weight": _Hostile(str(marker))}, f, protocol=2)
+        pickle.dump({"embed.weight": Hostile(marker)}, f, protocol=2)
     tests = graded(course, folder, tmp_path, check_results)
     assert tests["test_pixelcnn_test_nll"]["score"] == 0
     assert "refused without being run" in tests["test_pixelcnn_test_nll"]["output"]

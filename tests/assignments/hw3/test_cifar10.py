@@ -10,72 +10,22 @@ connection is refused for the whole module, so no test can reach the internet.
 from __future__ import annotations
 
 import builtins
-import functools
 import hashlib
-import http.server
-import importlib.util
 import io
 import pickle
 import pickletools
-import socket
-import sys
 import tarfile
-import threading
 
 import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, import_homework
 
 HW3 = REPO / "assignments" / "hw3"
+cifar10 = import_homework("hw3", "cifar10")
 
-
-def _import(name: str):
-    spec = importlib.util.spec_from_file_location(f"hw3_{name}", HW3 / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cifar10 = _import("cifar10")
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    """Refuse every connection that is not to 127.0.0.1, so a test that would go online fails instead."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    connect = socket.socket.connect
-
-    def guarded(self, address):
-        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "localhost"):
-            raise OSError(f"test tried to reach {address[0]}: only 127.0.0.1 is allowed")
-        return connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-
-
-@pytest.fixture
-def server(tmp_path):
-    """(folder it serves, base URL) of a quiet HTTP server on 127.0.0.1 running in a thread."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+pytestmark = pytest.mark.usefixtures("loopback_only")  # tests/assignments/conftest.py
 
 
 def batch(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,6 @@ classifier here is small and seeded.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pickle
 import re
@@ -19,21 +18,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tests.conftest import REPO
+from tests.conftest import REPO, Hostile, import_homework
 
 HW3 = REPO / "assignments" / "hw3"
-
-
-def _import(name: str):
-    spec = importlib.util.spec_from_file_location(f"hw3_{name}", HW3 / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-classifier = _import("classifier")
-cifar10 = _import("cifar10")
+classifier = import_homework("hw3", "classifier")
+cifar10 = import_homework("hw3", "cifar10")
 
 
 def small_model(seed: int = 0):
@@ -102,19 +91,11 @@ def test_right_checksum_wrong_contents_is_a_clear_error(tmp_path):
         classifier.load_classifier(path, classifier.sha256_of(path))
 
 
-class _RunsCode:
-    def __init__(self, marker: str):
-        self.marker = marker
-
-    def __reduce__(self):
-        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
-
-
 def test_a_pickle_is_never_unpickled(tmp_path):
     """A torch.save-style pickle with a matching checksum is refused by safetensors; its payload never runs."""
     marker = tmp_path / "marker"
     path = tmp_path / "classifier.safetensors"
-    path.write_bytes(pickle.dumps({"state_dict": _RunsCode(str(marker))}))
+    path.write_bytes(pickle.dumps({"state_dict": Hostile(marker)}))
     with pytest.raises(classifier.ClassifierError, match="does not hold"):
         classifier.load_classifier(path, classifier.sha256_of(path))
     assert not marker.exists()

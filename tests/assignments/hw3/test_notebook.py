@@ -6,26 +6,18 @@ import shutil
 
 import pytest
 
+from tests.assignments import notebooks
 from tests.conftest import REPO
-
-nbclient = pytest.importorskip("nbclient", reason="nbclient is in the dev extra: pip install -e '.[dev]'")
-nbformat = pytest.importorskip("nbformat", reason="nbformat is in the dev extra: pip install -e '.[dev]'")
 
 
 @pytest.mark.slow
 def test_hw3_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     folder = tmp_path / "hw3"
     shutil.copytree(REPO / "solutions" / "hw3", folder)
-    monkeypatch.delenv("HW3_FULL", raising=False)
-    notebook = nbformat.read(folder / "hw3.ipynb", as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(folder)}})
-    client.execute()
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert errors == []
-    text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    notebook, _ = notebooks.execute(folder, "hw3.ipynb", monkeypatch,
+                                    unset=("HW3_FULL", "MNIST_DIR", "CLASSIFIER_WEIGHTS", "CLASSIFIER_SHA256"))
+    assert notebooks.errors(notebook) == []
+    text = notebooks.printed(notebook)
     assert "(stable: 50)" in text and "expected 16" in text and "Inception score" in text
     assert text.count("modes covered") == 3  # GAN, WGAN and WGAN-GP on the ring
-    images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
-              if "image/png" in o.get("data", {})]
-    assert len(images) >= 9  # every experiment draws its plot: losses, three rings, grids, curves
+    assert len(notebooks.images(notebook)) >= 9  # every experiment draws its plot: losses, three rings, grids, curves

@@ -12,7 +12,6 @@ course's own train_classifier.py. The generators handed in replace models.CIFARG
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 import shutil
 import subprocess
@@ -25,22 +24,12 @@ from safetensors.torch import save_file
 
 from autograder.config import CheckpointConfig, load_config
 from autograder.grade import grade
-from tests.conftest import REPO
+from tests.conftest import REPO, Hostile, import_homework
 
 COURSE = load_config(REPO / "grading.toml")
 SOURCE = REPO / "assignments" / "hw3"
 KEY = REPO / "solutions" / "hw3"
-
-
-def _import(name: str):
-    spec = importlib.util.spec_from_file_location(f"hw3_key_{name}", SOURCE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cifar10, models = _import("cifar10"), _import("models")
+cifar10, models = import_homework("hw3", "cifar10"), import_homework("hw3", "models")
 
 STAND_INS = '''
 
@@ -149,22 +138,12 @@ def test_a_generator_that_returns_training_images_is_flagged(course, data, tmp_p
     assert fid["score"] == 0 and "copies of training images" in fid["output"], fid["output"]
 
 
-class _Hostile:
-    def __init__(self, marker: str):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-
-        return (os.system, (f"touch {self.marker}",))
-
-
 @pytest.mark.slow
 def test_a_malicious_generator_file_is_refused_without_running(course, tmp_path, check_results):
     folder = submission(tmp_path / "hostile", None, (KEY / "models.py").read_text())
     marker = tmp_path / "ran"
     with open(folder / "generator.pt", "wb") as f:
-        pickle.dump({"fc.weight": _Hostile(str(marker))}, f, protocol=2)
+        pickle.dump({"fc.weight": Hostile(marker)}, f, protocol=2)
     tests = graded(course, folder, tmp_path, check_results)
     assert all(t["score"] == 0 and "refused without being run" in t["output"] for t in tests.values())
     assert not marker.exists()
