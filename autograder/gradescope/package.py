@@ -65,18 +65,23 @@ def autograder_entries(course: CourseConfig, assignment: AssignmentConfig,
     yield "setup.sh", ((HERE / "setup.sh").read_bytes(), 0o755)
     yield "requirements.txt", (REQUIREMENTS.read_bytes(), 0o644)
     yield from _tree(PACKAGE, "grader/autograder")
-    yield from _tree(assignment.source, "course", skip={"assignment.toml"})
+    yield from _tree(assignment.source, "course", skip={"assignment.toml"}, links_within=course.root)
     yield "course/assignment.toml", (assignment_toml(course_name=course.name, assignment=assignment).encode(), 0o644)
     yield from _tree(key, "key")
 
 
-def _tree(folder: Path, prefix: str, skip: set[str] = frozenset()) -> Iterator[tuple[str, tuple[bytes, int]]]:
+def _tree(folder: Path, prefix: str, skip: set[str] = frozenset(),
+          links_within: Path | None = None) -> Iterator[tuple[str, tuple[bytes, int]]]:
+    """The files under ``folder``. A link is packed as the plain file it points to when that file
+    lies inside ``links_within`` (hw3's ``mnist.py`` is hw2's, linked); any other link is refused."""
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if SKIPPED & set(relative.parts) or path.suffix == ".pyc" or str(relative) in skip:
             continue
         if path.is_symlink():
-            raise GraderError(f"{path}: a link; the autograder zip holds plain files only")
+            target = path.resolve()
+            if links_within is None or not target.is_file() or not target.is_relative_to(links_within.resolve()):
+                raise GraderError(f"{path}: a link; the autograder zip holds plain files only")
         if path.is_file():
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
             yield f"{prefix}/{relative.as_posix()}", (path.read_bytes(), mode)

@@ -9,6 +9,7 @@ runs from the zip's own copy of the package, as it does on Gradescope.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -21,6 +22,7 @@ import pytest
 
 from autograder import cli
 from autograder.config import load_config
+from autograder.errors import GraderError
 from autograder.gradescope import write_autograder_zip
 from tests.conftest import REPO
 
@@ -130,3 +132,21 @@ def test_harness_grader_that_cannot_start_still_writes_results(hw1_zip, tmp_path
     data = check_results(root / "results" / "results.json")
     assert data["score"] == 0 and data["tests"] == []
     assert "could not start" in data["output"], run.stderr
+
+
+def test_a_link_within_the_course_is_packed_as_its_file(tmp_path):
+    """hw3's mnist.py links to hw2's: the zip holds the file itself; a link out of the course is refused."""
+    with zipfile.ZipFile(write_autograder_zip(COURSE, COURSE.assignment("hw3"), out=tmp_path / "hw3.zip")) as archive:
+        assert archive.read("course/mnist.py") == (REPO / "assignments" / "hw2" / "mnist.py").read_bytes()
+        assert (archive.getinfo("course/mnist.py").external_attr >> 16) & stat.S_IFREG
+
+    course = load_config(REPO / "grading.toml")
+    source = tmp_path / "course" / "assignments" / "hw3"
+    shutil.copytree(REPO / "assignments" / "hw3", source, symlinks=True)
+    (source / "mnist.py").unlink()
+    outside = tmp_path / "outside.py"
+    outside.write_text("x = 1\n")
+    os.symlink(outside, source / "mnist.py")
+    moved = dataclasses.replace(course.assignment("hw3"), source=source)
+    with pytest.raises(GraderError, match="a link; the autograder zip holds plain files only"):
+        write_autograder_zip(course, moved, out=tmp_path / "refused.zip")
