@@ -104,8 +104,6 @@ class Checkpoint:
     def __init__(self, config: CheckpointConfig, submission: Path | None):
         self.config = config
         self._submission = submission
-        self.value: float | None = None  # the metric, once awarded
-        self.note = ""
 
     @property
     def data(self) -> Path:
@@ -147,8 +145,6 @@ class Checkpoint:
         """Give the window's share of the points for the metric ``value`` (named ``what``, unit included)."""
         fraction = self.config.fraction(float(value))
         better = "at or below" if self.config.full < self.config.zero else "at or above"
-        self.value = float(value)
-        self.note = (f"{what}: {value:.4g}; full marks {better} {self.config.full:g}, "
-                     f"none past {self.config.zero:g}")
-        credit.award(fraction, self.note)
+        credit.award(fraction, f"{what}: {value:.4g}; full marks {better} {self.config.full:g}, "
+                               f"none past {self.config.zero:g}")
         return fraction

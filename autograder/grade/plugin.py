@@ -133,14 +133,15 @@ class GradingPlugin:
             self.problems.append(f"{report.nodeid}: could not be collected:\n{report.longrepr}")
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        unconfigured = [item for item in items if self.checkpoint_name(item) is not None
-                        and self.assignment.checkpoint(self.checkpoint_name(item)) is None]
+        checkpoints = {item.nodeid: self.checkpoint_name(item) for item in items}
+        unconfigured = [item for item in items if checkpoints[item.nodeid] is not None
+                        and self.assignment.checkpoint(checkpoints[item.nodeid]) is None]
         if unconfigured:  # trained weights are graded only where grading.toml asks for them
             config.hook.pytest_deselected(items=unconfigured)
             items[:] = [item for item in items if item not in unconfigured]
         for item in items:
             points = item.get_closest_marker("points")
-            if self.checkpoint_name(item) is not None:
+            if checkpoints[item.nodeid] is not None:
                 if points is not None:
                     self.problems.append(f"{item.nodeid}: a checkpoint test takes its points from grading.toml, "
                                          "not from @pytest.mark.points")

@@ -60,7 +60,7 @@ def evaluation_images(solution, checkpoint) -> torch.Tensor:
     return images[:n]
 
 
-def load(module, weights: dict, what: str):
+def load(module, weights: dict):
     module.load_state_dict(weights)  # strict: every name and shape must match the student's class
     module.eval()
     return module
@@ -80,7 +80,7 @@ def test_pixelcnn_test_nll(student, solution, checkpoint, credit):
     """Your trained PixelCNN's test NLL (nats per image), computed by the grader from its logits on held-out images."""
     weights = checkpoint.weights()
     capacity, depth = parameter(weights, "embed.weight", 4).shape[0], blocks(weights, "resnet")
-    model = load(student.models.PixelCNN(capacity, depth), weights, "PixelCNN")
+    model = load(student.models.PixelCNN(capacity, depth), weights)
     images = evaluation_images(solution, checkpoint)
     generator = torch.Generator().manual_seed(0)
     total = 0.0
@@ -131,7 +131,7 @@ def test_vae_importance_weighted_nll(student, solution, checkpoint, credit):
     n = len(images)
     epsilon = torch.randn(k, n, 49, generator=torch.Generator().manual_seed(1))  # drawn here, never by the student
 
-    encoder = load(student.models.VAEEncoder(**enc), encoder_weights, "VAEEncoder")
+    encoder = load(student.models.VAEEncoder(**enc), encoder_weights)
     z = torch.empty(k, n, 49, dtype=F64)
     logqzx = torch.empty(k, n, dtype=F64)  # the course's convention: minus log q(z | x), without its constant
     for start in range(0, n, BATCH):
@@ -149,7 +149,7 @@ def test_vae_importance_weighted_nll(student, solution, checkpoint, credit):
         check_flow_densities(student, encoder, images, epsilon, logqzx)
 
     student.fresh_sandbox()  # the decoder never meets anything the encoder's process kept
-    decoder = load(student.models.DiscreteVAEDecoder(**dec), decoder_weights, "DiscreteVAEDecoder")
+    decoder = load(student.models.DiscreteVAEDecoder(**dec), decoder_weights)
     log_px_given_z = torch.empty(k, n, dtype=F64)
     for j in range(k):
         for start in range(0, n, BATCH):
