@@ -34,6 +34,12 @@ MAGIC = b"AGW1"
 ALIGN = 64
 MAX_DEPTH = 64
 MAX_ITEMS = 1_000_000
+# Decoding is bounded before it allocates: a JSON header of 16 MB at most, whose values are
+# counted (commas and brackets) before json.loads builds them (a header of a million empty
+# lists took 6.6 GB and 44 CPU-s to parse), and at most 2**25 array elements per frame, so a
+# test converting a reply to float64 holds at most 256 MB (a 250 MB bool tensor was 2 GB).
+MAX_HEADER_BYTES = 16 << 20
+MAX_ELEMENTS = 1 << 25
 
 _TORCH_DTYPES = {
     "bool": torch.bool, "uint8": torch.uint8, "int8": torch.int8, "int16": torch.int16,
@@ -116,7 +122,9 @@ class _Encoder:
         raise CodecError(f"cannot send a {type(value).__name__} across the sandbox boundary")
 
     def tensor(self, value: torch.Tensor) -> dict[str, Any]:
-        plain = torch.Tensor.detach(value)  # also strips subclasses' Python-level overrides
+        with torch._C.DisableTorchFunctionSubclass():  # a subclass's __torch_function__ is not consulted
+            plain = torch.Tensor.detach(value)
+            requires_grad = bool(value.requires_grad)
         if plain.dtype not in _TORCH_DTYPE_NAMES:
             raise CodecError(f"tensor dtype {plain.dtype} is not supported")
         device = str(plain.device)
@@ -127,7 +135,7 @@ class _Encoder:
             "shape": list(plain.shape),
             "buf": self.buffer(memoryview(raw).cast("B")),
             "device": device,
-            "requires_grad": bool(value.requires_grad),
+            "requires_grad": requires_grad,
         }
 
     def ndarray(self, value: np.ndarray | np.generic) -> dict[str, Any]:
@@ -163,9 +171,12 @@ class _Decoder:
         self.frame = memoryview(frame)
         self.make_handle = make_handle
         self.items = 0
+        self.elements = 0
         if len(self.frame) < 12 or bytes(self.frame[:4]) != MAGIC:
             raise CodecError("not a sandbox frame")
         header_len, nbuf = struct.unpack_from("<II", self.frame, 4)
+        if header_len > MAX_HEADER_BYTES:
+            raise CodecError(f"the frame's header of {header_len} bytes is over the {MAX_HEADER_BYTES}-byte limit")
         table_len = 12 + 8 * nbuf
         if table_len + header_len > len(self.frame):
             raise CodecError("frame is truncated")
@@ -184,6 +195,13 @@ class _Decoder:
         if not isinstance(index, int) or not 0 <= index < len(self.spans):
             raise CodecError(f"bad buffer index {index!r}")
         return self.spans[index]
+
+    def count_elements(self, shape: tuple[int, ...]) -> int:
+        count = math.prod(shape)
+        self.elements += count
+        if self.elements > MAX_ELEMENTS:
+            raise CodecError(f"the reply holds more than {MAX_ELEMENTS} array elements")
+        return count
 
     def decode(self, node: Any, depth: int = 0) -> Any:
         self.items += 1
@@ -225,7 +243,7 @@ class _Decoder:
             raise CodecError(f"tensor dtype {body.get('dtype')!r} is not allowed")
         shape = _shape(body.get("shape"))
         start, size = self.span(body.get("buf"))
-        count = math.prod(shape)
+        count = self.count_elements(shape)
         if size != count * dtype.itemsize:
             raise CodecError(f"tensor of shape {shape} and dtype {dtype} needs {count * dtype.itemsize} bytes, got {size}")
         if count == 0:
@@ -246,6 +264,7 @@ class _Decoder:
             raise CodecError(f"array dtype {body.get('dtype')!r} is not allowed")
         shape = _shape(body.get("shape"))
         start, size = self.span(body.get("buf"))
+        self.count_elements(shape)
         if size != math.prod(shape) * dtype.itemsize:
             raise CodecError(f"array of shape {shape} and dtype {dtype} needs {math.prod(shape) * dtype.itemsize} bytes")
         array = np.frombuffer(self.frame, dtype=dtype, count=math.prod(shape), offset=start).reshape(shape)
@@ -327,6 +346,9 @@ def _shape(value: Any) -> tuple[int, ...]:
 def decode(frame: bytearray | memoryview, make_handle: Callable[[dict], Any] | None = None) -> Any:
     """Rebuild a value from one frame. Arrays share the frame's memory (one frame, one value)."""
     decoder = _Decoder(frame, make_handle)
+    values = sum(decoder.header.count(c) for c in (b",", b"[", b"{"))  # strings' commas too: an upper bound
+    if values > MAX_ITEMS:
+        raise CodecError(f"the reply holds more than {MAX_ITEMS} values")
     try:
         header = json.loads(decoder.header)
     except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, too many digits

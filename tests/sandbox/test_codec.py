@@ -349,3 +349,45 @@ def test_decoding_never_unpickles(monkeypatch):
             decode(frame(header, [payload]))
     with pytest.raises(CodecError):
         decode(frame(payload))
+
+
+def test_a_header_of_many_empty_lists_is_refused_before_it_is_parsed(monkeypatch):
+    """A reply under the size cap whose header is a million empty lists made json.loads use
+    6.6 GB; the values are counted in the raw header first, so nothing is built."""
+    parsed = []
+    monkeypatch.setattr("autograder.sandbox.codec.json.loads", lambda text: parsed.append(text))
+    with pytest.raises(CodecError, match="more than"):
+        decode(frame(b"[" + b"[]," * 2_000_000 + b"[]]"))
+    assert parsed == []
+
+
+def test_a_header_over_the_header_limit_is_refused(monkeypatch):
+    monkeypatch.setattr("autograder.sandbox.codec.MAX_HEADER_BYTES", 1000)
+    assert decode(frame("x" * 900)) == "x" * 900
+    with pytest.raises(CodecError, match="header"):
+        decode(frame("x" * 1100))
+
+
+def test_array_elements_are_bounded_per_frame(monkeypatch):
+    """Elements count over the whole frame (many small arrays add up), checked before a tensor is built."""
+    monkeypatch.setattr("autograder.sandbox.codec.MAX_ELEMENTS", 1000)
+    assert len(round_trip([torch.zeros(400, dtype=torch.bool)] * 2)) == 2
+    with pytest.raises(CodecError, match="array elements"):
+        round_trip([torch.zeros(400, dtype=torch.bool)] * 3)
+    with pytest.raises(CodecError, match="array elements"):
+        round_trip(np.zeros(1001, dtype=np.uint8))
+
+
+def test_a_tensor_subclass_cannot_run_code_while_it_is_encoded():
+    class Loud(torch.Tensor):
+        calls = 0
+
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            Loud.calls += 1
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    value = torch.arange(3.0).as_subclass(Loud)
+    Loud.calls = 0
+    assert decode(b"".join(encode(value))).tolist() == [0.0, 1.0, 2.0]
+    assert Loud.calls == 0
