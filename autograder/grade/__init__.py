@@ -72,7 +72,8 @@ def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solut
         sandbox = None
         if staged is not None:
             sandbox = Sandbox(submission=staged.path, workdir=workdir / "sandbox", limits=assignment.sandbox,
-                              device=device)
+                              device=device, modules=[Path(f).stem for f in assignment.files if f.endswith(".py")],
+                              load_timeout=assignment.test_time_limit)
             sandbox.start()  # imports torch in the background while pytest collects
         runner = SandboxRunner(sandbox, total_limit=assignment.time_limit, invalid=invalid)
         plugin = GradingPlugin(assignment=assignment, runner=runner, solution_dir=solution_dir,

@@ -32,7 +32,14 @@ class StudentSession:
         self.runner.check_submission()
         if self.worker is None:  # waiting for the sandbox to start (importing torch) is not the student's time
             started = clock.monotonic()
-            self.worker = self.runner.sandbox.spawn()
+            try:
+                self.worker = self.runner.sandbox.spawn()
+            except client.LoadError as failure:  # bounded by its own limit, reported once
+                self.failure = failure
+                if failure.sticky:
+                    self.runner.load_failure = failure
+                self.output += failure.output
+                raise
             waited = clock.monotonic() - started
             self.deadline += waited
             self.runner.deadline += waited
@@ -174,10 +181,13 @@ class SandboxRunner:
         self.deadline = clock.monotonic() + total_limit
         self.invalid = invalid
         self.total_limit_message = f"the submission's total time limit of {total_limit:g} s was used up"
+        self.load_failure: client.LoadError | None = None  # the first test that needed the sandbox saw it
 
     def check_submission(self) -> None:
         if self.invalid is not None:
             raise SubmissionError(f"invalid submission: {self.invalid}")
+        if self.load_failure is not None:
+            raise type(self.load_failure)(f"not run: {self.load_failure}")
         if clock.monotonic() >= self.deadline:
             raise client.TimedOut(f"not run: {self.total_limit_message}")
 

@@ -46,6 +46,24 @@ class BadReply(SandboxFailure):
     pass
 
 
+class LoadError(SandboxFailure):
+    """The submission's modules could not be loaded (once per submission, see
+    :mod:`autograder.sandbox.loader`): every test that needs the sandbox fails with this.
+    ``output`` is what the student's code printed while it was loaded; ``sticky`` when every
+    later test would fail the same way (not for a loader a worker killed)."""
+
+    output = ""
+    sticky = True
+
+
+class LoadTimedOut(LoadError, TimedOut):
+    pass
+
+
+class LoadCrashed(LoadError, SandboxDied):
+    pass
+
+
 @dataclass
 class OutputTail:
     """The first and last few KB of what the student's code printed."""
@@ -71,8 +89,12 @@ class OutputTail:
 class Sandbox:
     """One submission's sandbox server; adopts a prelaunched one when there is one."""
 
-    def __init__(self, *, submission: Path, workdir: Path, limits: SandboxLimits, device: str):
+    def __init__(self, *, submission: Path, workdir: Path, limits: SandboxLimits, device: str,
+                 modules: list[str] = (), load_timeout: float = 60.0):
+        """``modules`` are imported once, by the sandbox's loader, within ``load_timeout`` seconds."""
         self.submission = submission
+        self.modules = list(modules)
+        self.load_timeout = load_timeout
         self.workdir = workdir
         self.limits = limits
         self.device = device
@@ -105,6 +127,7 @@ class Sandbox:
             "file_size_mb": self.limits.file_size_mb, "device": self.device, "uid": self.uid,
             "threads": self.limits.threads or resources.available_cores(),
             "max_message_bytes": self.max_message_bytes,
+            "modules": self.modules, "load_timeout": self.load_timeout,
         })
 
     def wait_ready(self) -> None:
@@ -134,6 +157,10 @@ class Sandbox:
         return self.server is not None and self.server.process.poll() is None
 
     def spawn(self) -> Worker:
+        """A fresh worker for one test; raises :class:`LoadError` when the submission cannot be loaded.
+
+        The first spawn waits while the loader imports the submission (at most ``load_timeout``).
+        """
         if not self.alive():
             self.restart()
         self.wait_ready()
@@ -141,7 +168,19 @@ class Sandbox:
         out_read, out_write = os.pipe()
         try:
             launch.send_json(self.server.control, {"op": "spawn"}, [theirs.fileno(), out_write])
-            pid = self._reply(CONTROL_TIMEOUT)["pid"]
+            reply = self._reply(CONTROL_TIMEOUT + self.load_timeout)
+            if "load_failed" in reply:
+                failure = (LoadTimedOut if reply.get("timed_out") else LoadCrashed)(str(reply["load_failed"]))
+                failure.sticky = reply.get("sticky") is not False
+                os.close(out_write)
+                out_write = -1
+                os.set_blocking(out_read, False)
+                failure.output = Worker(ours, out_read, 0, 0).drain_output()  # what the import printed
+                ours.close()
+                os.close(out_read)
+                raise failure
+            pid = reply["pid"]
+            self.notes += [n for n in reply.get("notes", []) if n not in self.notes]  # from the loader's confinement
         except (OSError, ConnectionError, TimeoutError, KeyError) as exc:
             ours.close()
             os.close(out_read)
@@ -149,7 +188,8 @@ class Sandbox:
             raise GraderError(f"the sandbox server stopped answering: {exc}") from None
         finally:
             theirs.close()
-            os.close(out_write)
+            if out_write >= 0:
+                os.close(out_write)
         os.set_blocking(out_read, False)
         return Worker(ours, out_read, pid, self.max_message_bytes)
 

@@ -21,10 +21,14 @@ import ctypes
 import os
 import resource
 import shutil
+import signal
 import socket
 import sys
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from autograder.sandbox import seccomp
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -35,7 +39,7 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 SYS_PIVOT_ROOT = 155  # x86-64
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
 NOBODY = 65534
 SANDBOX_UIDS = range(1_000_000, 2_000_000)  # one fresh uid per sandbox: its own process limit, killable as a whole
 SANDBOX_HOME = "/submission"
@@ -171,8 +175,10 @@ def _vm_size() -> int:
     return 0
 
 
-def confine_worker(limits: Limits) -> list[str]:
-    """In a freshly forked worker: new session, rlimits, then the unprivileged uid.
+def confine_loader(limits: Limits) -> list[str]:
+    """In the freshly forked loader, before any student code: new session, rlimits, the
+    unprivileged uid, then the seccomp filter (:mod:`seccomp`). Every test's worker is forked
+    from the loader and inherits all of it.
 
     Returns notes on what could not be applied (shown with the isolation level).
     """
@@ -194,7 +200,63 @@ def confine_worker(limits: Limits) -> list[str]:
         notes.append("student code runs under the grader's own uid, so the process limit does not apply")
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     set_parent_death_signal()  # after the uid change, which clears it
+    refused = seccomp.install()  # last: the steps above need calls it refuses
+    if refused:
+        notes.append(refused)
     return notes
+
+
+def become_subreaper() -> None:
+    """Orphans of this process's descendants become its children (a worker whose parent
+    exited, or a process a worker left behind), so it learns how they ended and reaps them."""
+    _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def kill_sandbox(uid: int, *, spare: Container[int] = (), groups: Iterable[int] = ()) -> None:
+    """SIGKILL every process of the sandbox but this one and ``spare`` (the loader).
+
+    As PID 1 of the sandbox's PID namespace every other process in /proc is the sandbox's; as
+    root outside one, those whose real uid is the sandbox's ``uid``. Sweeps repeat until one
+    finds nothing new, so a fork bomb cannot outrun them. Otherwise (no namespace, not root)
+    the process groups of ``groups`` (each worker is a group leader) are all that can be reached.
+    """
+    me = os.getpid()
+    if me != 1 and (os.geteuid() != 0 or uid == 0):
+        for pid in groups:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        return
+    killed: set[int] = set()
+    for _ in range(1000):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in killed or int(entry) == me or int(entry) in spare:
+                continue
+            pid = int(entry)
+            if me != 1 and _real_uid(pid) != uid:
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            killed.add(pid)
+            found = True
+        if not found:
+            return
+
+
+def _real_uid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def kill_uid(uid: int) -> None:

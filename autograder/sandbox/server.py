@@ -1,35 +1,43 @@
 """The sandbox server: one per submission, started by the grader in a clean ``python -I``.
 
 It imports torch once, isolates itself (see :mod:`autograder.sandbox.isolation`) and then
-forks one worker per test, each confined and dropped to an unprivileged uid, so a test
-costs a fork (a few milliseconds) rather than a fresh interpreter (seconds). It never
-holds anything secret: it was started clean, holds the submission and nothing else.
+forks one loader, confined and dropped to an unprivileged uid, which imports the student's
+modules once; every test's worker is forked from the loader (see :mod:`loader`), so a
+test costs a fork (a few milliseconds) rather than a fresh interpreter (seconds) or a
+fresh import. It never holds anything secret: it was started clean, holds the submission
+and nothing else.
 
 A batch worker starts servers from a :func:`zygote` instead: a fork of a clean process that
 has imported torch already.
 
 Control channel (JSON messages on a Unix socket from the grader, see :mod:`launch`):
     the configuration                        -> {"isolation", "notes"} or {"error"}
-    {"op": "spawn"} + fds (socket, output)   -> {"pid"}
-    {"op": "reset"}                          -> {"exits": {pid: status}}, every worker killed
+    {"op": "spawn"} + fds (socket, output)   -> {"pid", "notes"}, or {"load_failed", "timed_out", "sticky"}
+                                                when the submission could not be loaded
+    {"op": "reset"}                          -> {"exits": {pid: status}}, every worker killed (not the loader)
     {"op": "reset", "wait": false}           -> {"exits": {}}, every worker killed, reaped later
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sys
+import time
 import traceback
+from collections.abc import Container, Iterable
 from pathlib import Path
-from typing import Any, Container
+from typing import Any
 
 import numpy  # noqa: F401  (imported before the uid drop and the pivot, like everything the worker needs)
 import torch  # noqa: F401
 import torch._dynamo  # noqa: F401  (a worker's first optimizer imports it: 1.2 s in every test that trains)
 
+from autograder import clock
 from autograder.sandbox import isolation, launch, probes, worker  # noqa: F401
+from autograder.sandbox.loader import Loader, LoadFailed
+
+REAP_TIMEOUT = 5.0
 
 
 def main(control_fd: int) -> int:
@@ -49,7 +57,7 @@ def main(control_fd: int) -> int:
         return 1
     launch.send_json(control, {"isolation": config["isolation"], "notes": notes})
     _serve(control, home, limits, config)
-    isolation.kill_uid(limits.uid)
+    isolation.kill_uid(limits.uid)  # the loader too
     return 0
 
 
@@ -118,79 +126,66 @@ def _isolate(config: dict[str, Any], limits: isolation.Limits) -> tuple[str, lis
 
 
 def _serve(control: socket.socket, home: str, limits: isolation.Limits, config: dict[str, Any]) -> None:
+    isolation.become_subreaper()  # workers are the loader's grandchildren: their ends are reported here
+    loader = Loader(home, limits, config)
     workers: set[int] = set()  # alive, or ended and not yet reported by a reset
+    dying: set[int] = set()  # killed by resets that did not wait: a waited reset waits for them too
     while True:
         try:
             message, fds = launch.recv_json(control, with_fds=2)
         except ConnectionError:
-            _kill_all(workers, limits.uid)
+            _kill_all(workers, limits.uid, spare=())
+            loader.stop()
             return
         if message.get("op") == "spawn" and len(fds) == 2:
             _reap_orphans(keep=workers)  # what a reset that did not wait killed
-            pid = _spawn(control, fds, home, limits, config)
-            workers.add(pid)
-            launch.send_json(control, {"pid": pid})
+            try:
+                pid = loader.fork_worker(fds)
+            except LoadFailed as failure:
+                launch.send_json(control, {"load_failed": str(failure), "timed_out": failure.timed_out,
+                                           "sticky": failure.sticky})
+            else:
+                workers.add(pid)
+                launch.send_json(control, {"pid": pid, "notes": loader.notes})
         elif message.get("op") == "reset":
-            launch.send_json(control, {"exits": _kill_all(workers, limits.uid, wait=message.get("wait", True))})
+            wait = message.get("wait", True)
+            current = set(workers)
+            exits = _kill_all(workers, limits.uid, spare={loader.pid}, wait=wait, also=dying)
+            dying = set() if wait else dying | current
+            launch.send_json(control, {"exits": exits})
         for fd in fds:
             os.close(fd)
 
 
-def _spawn(control: socket.socket, fds: list[int], home: str, limits: isolation.Limits, config: dict[str, Any]) -> int:
-    pid = os.fork()
-    if pid:
-        return pid
-    status = 70
-    try:
-        control.close()
-        sock_fd, out_fd = fds
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        isolation.confine_worker(limits)
-        worker.serve(socket.socket(fileno=sock_fd), home=home, max_bytes=config["max_message_bytes"],
-                     threads=config["threads"])
-        status = 0
-    except BaseException:  # noqa: BLE001 - last words go to the captured output
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
+def _kill_all(workers: set[int], uid: int, *, spare: Container[int], wait: bool = True,
+              also: Iterable[int] = ()) -> dict[str, dict[str, int]]:
+    """Kill every process of the sandbox but the loader; return how each worker ended.
 
-
-def _kill_all(workers: set[int], uid: int, *, wait: bool = True) -> dict[str, dict[str, int]]:
-    """Kill every worker and whatever it started; return how each worker ended.
-
-    Waiting, it returns once every child is reaped, those of earlier resets included. Without
-    ``wait`` the killed processes are left to exit and are reaped later: a SIGKILLed process
-    never runs its own code again, and its exit (unmapping a torch-sized address space, a
-    few ms) then overlaps the next worker's start instead of delaying it.
+    Waiting, it returns once every worker is reaped, and those of ``also`` (killed by earlier
+    resets that did not wait; not reported). A SIGKILLed process exits within
+    milliseconds; a pid that is not our child, which a lying loader could name, is not
+    waited for). Without ``wait`` the killed processes are left to exit and are reaped
+    later: a SIGKILLed process never runs its own code again, and its exit (unmapping a
+    torch-sized address space, a few ms) then overlaps the next worker's start.
     """
-    if os.getpid() == 1:  # PID 1 of our namespace: this reaches every descendant, setsid or not
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    else:
-        isolation.kill_uid(uid)
-        for pid in workers:
-            for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-                try:
-                    target()
-                except (ProcessLookupError, PermissionError):
-                    pass
+    isolation.kill_sandbox(uid, spare=spare, groups=workers)
     killed = set(workers)
     workers.clear()
     exits: dict[str, dict[str, int]] = {}
-    while wait:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-        if pid in killed:
-            exits[str(pid)] = _describe(status)
+    deadline = clock.monotonic() + REAP_TIMEOUT
+    for pid in sorted(killed | set(also)) if wait else ():
+        while clock.monotonic() < deadline:
+            try:
+                ended, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already, or not ours
+                break
+            if ended:
+                if pid in killed:
+                    exits[str(pid)] = _describe(status)
+                break
+            time.sleep(0.001)
+    if wait:
+        _reap_orphans(keep=spare)  # what the workers started, re-parented to us
     return exits
 
 

@@ -1,4 +1,9 @@
-"""One test's worker inside the sandbox: imports the student's modules and answers calls.
+"""One test's worker inside the sandbox: answers calls on the student's modules.
+
+The modules were imported once per submission by the loader (:mod:`autograder.sandbox.loader`),
+whose state every test's worker is forked from: :func:`prepare` and :func:`preload` run in
+the loader, :func:`serve` in each worker. A module that failed to import is not retried
+in every test: its error is replayed as it happened (:class:`ImportFailed`).
 
 Requests (decoded plain data; handles resolve to objects in this process)::
 
@@ -28,8 +33,9 @@ MAX_TRACEBACK = 8000
 
 
 class Worker:
-    def __init__(self, home: str):
+    def __init__(self, home: str, failed: dict[str, dict[str, str]] | None = None):
         self.home = home
+        self.failed = failed or {}  # module name -> the error its import raised in the loader
         self.handles: dict[int, Any] = {}
         self.ids: dict[int, int] = {}  # id(obj) -> handle id, so one object keeps one handle
 
@@ -60,6 +66,8 @@ class Worker:
                 and not os.path.isdir(os.path.join(self.home, name)):
             present = sorted(f for f in os.listdir(self.home) if not f.startswith("."))
             raise MissingFile(f"{name}.py is missing from your submission (it has: {', '.join(present) or 'no files'})")
+        if name in self.failed:
+            raise ImportFailed(self.failed[name])
         return importlib.import_module(name)
 
     def handle(self, request: dict) -> Any:
@@ -81,6 +89,14 @@ class MissingFile(ImportError):
     """A module the tests need is not in the submission."""
 
 
+class ImportFailed(ImportError):
+    """Importing the module raised in the loader; ``error`` is that error as the student saw it."""
+
+    def __init__(self, error: dict[str, str]):
+        super().__init__(error.get("message", ""))
+        self.error = error
+
+
 def _type_name(value: Any) -> str:
     kind = type(value)
     return f"{kind.__module__}.{kind.__qualname__}"
@@ -96,12 +112,40 @@ def _error(exc: BaseException, home: str) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text}
 
 
-def serve(sock, *, home: str, max_bytes: int, threads: int) -> None:
+def prepare(home: str, *, threads: int) -> None:
+    """The process state student code runs in: its folder, its import path, torch's threads."""
     os.chdir(home)
     sys.path.insert(0, home)
     sys.dont_write_bytecode = True
     torch.set_num_threads(max(1, threads))  # the grader sends the count (autograder.sandbox.resources)
-    worker = Worker(home)
+
+
+def preload(modules: list[str], home: str, on_import=lambda name: None) -> dict[str, dict[str, str]]:
+    """Import each of the submission's ``modules`` that exists; the errors of those that failed.
+
+    A module that raised is removed from ``sys.modules`` (with what it left half-imported), so a
+    later ``import`` in a test does not see a half-made module. ``on_import(name)`` is called
+    before each import, so the loader can say which one hung.
+    """
+    failed = {}
+    for name in modules:
+        if name in sys.modules or not (os.path.exists(os.path.join(home, name + ".py"))
+                                       or os.path.isdir(os.path.join(home, name))):
+            continue
+        on_import(name)
+        before = set(sys.modules)
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt at import included
+            failed[name] = _error(exc, home)
+            for added in set(sys.modules) - before:
+                del sys.modules[added]
+    return failed
+
+
+def serve(sock, *, home: str, max_bytes: int, failed: dict[str, dict[str, str]] | None = None) -> None:
+    """Answer requests on ``sock`` until the grader closes it (in a process prepared by :func:`prepare`)."""
+    worker = Worker(home, failed)
     while True:
         try:
             request = protocol.recv(sock, max_bytes=max_bytes, make_handle=worker.from_handle)
@@ -109,6 +153,8 @@ def serve(sock, *, home: str, max_bytes: int, threads: int) -> None:
             return
         try:
             reply: Any = {"ok": worker.handle(request)}
+        except ImportFailed as exc:
+            reply = {"error": exc.error}
         except (Exception, SystemExit, KeyboardInterrupt, RecursionError) as exc:  # noqa: BLE001
             reply = {"error": _error(exc, home)}
         sys.stdout.flush()
