@@ -8,12 +8,11 @@ Each takes the loaded course and keyword arguments, prints for a person, and ret
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from autograder import build as build_stage
-from autograder import clock
+from autograder import clock, tempdirs
 from autograder.config import CourseConfig
 from autograder.errors import ConfigError, ExitCode, GraderError
 from autograder.grade import grade as grade_submission
@@ -84,11 +83,11 @@ def validate(course: CourseConfig, assignment_id: str) -> ExitCode:
     assignment = course.assignment(assignment_id)
     build_stage.build(course, [assignment_id])
     problems = []
-    with tempfile.TemporaryDirectory() as scratch:
-        key = grade_submission(assignment, course.root / "solutions" / assignment_id, out=Path(scratch) / "key.json",
+    with tempdirs.private("validate") as scratch:
+        key = grade_submission(assignment, course.root / "solutions" / assignment_id, out=scratch / "key.json",
                                solution_dir=solution_key(course, assignment_id))
         blank = grade_submission(assignment, course.root / "student_release" / assignment_id,
-                                 out=Path(scratch) / "blank.json", solution_dir=solution_key(course, assignment_id))
+                                 out=scratch / "blank.json", solution_dir=solution_key(course, assignment_id))
         # What students run: public tests without the key must pass on the key too.
         public = grade_submission(assignment, course.root / "solutions" / assignment_id, out=None,
                                   hidden=False, solution_dir=None)

@@ -18,11 +18,10 @@ import dataclasses
 import os
 import statistics
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder import clock
+from autograder import clock, tempdirs
 from autograder.batch import feedback, gradebook, report, store
 from autograder.batch.analysis import STATUSES, load_records
 from autograder.batch.fingerprint import fingerprint
@@ -55,8 +54,9 @@ def run_batch(course: CourseConfig, assignment: AssignmentConfig, submissions: P
     out = Path(out)
     solution_dir = _solution_dir(course, assignment, runner)
     results_dir = out.resolve() / "results"  # workers get absolute paths
-    with tempfile.TemporaryDirectory(prefix="autograder-batch-") as scratch:
-        found = find_submissions(Path(submissions), Path(scratch), exclude=out)
+    tempdirs.remove_stale()  # what a batch or grader killed with SIGKILL left behind
+    with tempdirs.private("batch") as scratch:
+        found = find_submissions(Path(submissions), scratch, exclude=out)
         for note in found.notes:
             print(f"note: {note}")
         store.remove_leftovers(results_dir)
@@ -67,7 +67,7 @@ def run_batch(course: CourseConfig, assignment: AssignmentConfig, submissions: P
         if todo:
             settings = _settings(course, assignment, results_dir, solution_dir, device, runner, workers, prelaunch)
             _grade(todo, settings, workers, device, out / "logs", assignment)
-        starter = _starter_fingerprint(course, assignment, Path(scratch))
+        starter = _starter_fingerprint(course, assignment, scratch)
     records = load_records(found.submissions, results_dir)
     book = gradebook.build(records, points=assignment.points, starter=starter, export=found.export)
     gradebook.write_csv(book, out / "gradebook.csv")

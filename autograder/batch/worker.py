@@ -18,13 +18,12 @@ import json
 import os
 import signal
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from autograder import clock
+from autograder import clock, tempdirs
 from autograder.batch import store
 from autograder.batch.fingerprint import fingerprint
 from autograder.batch.submissions import Submission
@@ -110,9 +109,9 @@ def grade_job(job: Job, settings: WorkerSettings) -> dict[str, Any]:
     submission = job.submission
     target = store.results_path(settings.results_dir, submission.student)
     old = store.read(target) if job.tests else None
-    with tempfile.TemporaryDirectory(prefix="autograder-batch-") as scratch:
-        data = _grade(submission.path, Path(scratch) / "results.json", settings, job.tests if old else ())
-        code = _fingerprint(submission.path, Path(scratch) / "staged", settings.assignment)
+    with tempdirs.private("job") as scratch:
+        data = _grade(submission.path, scratch / "results.json", settings, job.tests if old else ())
+        code = _fingerprint(submission.path, scratch / "staged", settings.assignment)
     final = store.status(data) not in store.NOT_FINAL
     summary = {"student": submission.student, "final": final, "seconds": clock.monotonic() - start}
     if old is not None and not final:  # a failed regrade leaves the earlier results as they were

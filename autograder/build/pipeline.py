@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from autograder import tempdirs
 from autograder.build.files import display_path, release_files, render_file, walk
 from autograder.build.generated import assignment_toml, solutions_readme, student_readme
 from autograder.build.leaks import Finding, check_release, check_solutions, collect_secrets
@@ -157,8 +158,7 @@ def check(course: CourseConfig, ids: Sequence[str] = ()) -> list[str]:
     With no ``ids``, every file under ``student_release/`` and ``solutions/`` is compared,
     so folders of assignments no longer in grading.toml show up as extra.
     """
-    with tempfile.TemporaryDirectory(prefix="autograder-check-") as tmp:
-        fresh = Path(tmp)
+    with tempdirs.private("check") as fresh:
         build(course, ids, out_root=fresh)
         scopes = [RELEASE, SOLUTIONS]
         if ids:

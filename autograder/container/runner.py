@@ -30,7 +30,6 @@ is killed or leaves nothing valid, the results say score 0 and why.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from autograder import clock
+from autograder import clock, tempdirs
 from autograder.build.generated import assignment_toml, toml_string
 from autograder.config import AssignmentConfig, CourseConfig
 from autograder.container import engine, readback
@@ -64,6 +63,7 @@ def grade_in_container(course: CourseConfig, assignment: AssignmentConfig, submi
     the results when the grader itself failed, like the local runner.
     """
     start = clock.monotonic()
+    tempdirs.remove_stale()  # what a grader killed with SIGKILL left behind
     return graded_or_failed(
         assignment.id,
         lambda: _grade(course, assignment, Path(submission), device=device, public_only=public_only, tests=tests,
@@ -79,7 +79,7 @@ def _grade(course: CourseConfig, assignment: AssignmentConfig, submission: Path,
     client = engine.connect(engine_url)
     with ExitStack() as stack:
         stack.callback(client.close)
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="autograder-container-")))
+        folder = stack.enter_context(tempdirs.private("container"))
         gpu = stack.enter_context(engine.gpu_slot()) if device == "cuda" else None
         spec = container_spec(assignment, submission, folder, solution=None if public_only else solution,
                               device=device, tests=tests, gpu=None if gpu is None else engine.gpu_request(client, gpu))

@@ -8,12 +8,11 @@ score 0 and the reason, and is raised as :class:`GraderError` afterwards.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder import clock
+from autograder import clock, tempdirs
 from autograder.config import AssignmentConfig
 from autograder.errors import GraderError, SubmissionError
 from autograder.grade.results import Results, graded_or_failed
@@ -47,6 +46,7 @@ def grade(
     tests whose node id contains one of the strings.
     """
     start = clock.monotonic()
+    tempdirs.remove_stale()  # what a grader killed with SIGKILL left behind
     return graded_or_failed(
         assignment.id,
         lambda: _grade(assignment, Path(submission), device=device, solution_dir=solution_dir, hidden=hidden,
@@ -65,17 +65,19 @@ def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solut
 
         if not torch.cuda.is_available():
             raise GraderError("--device cuda was asked for, but no CUDA device is available")
-    with tempfile.TemporaryDirectory(prefix="autograder-") as workspace:
-        workdir = Path(workspace)
+    with tempdirs.private("grade") as workdir:
         os.chmod(workdir, 0o711)  # the sandbox's uid must reach its scratch folder
-        staged, invalid = _stage(submission, assignment, workdir / "submission")
+        staged, invalid, unstaged = _stage(submission, assignment, workdir / "submission")
         sandbox = None
         if staged is not None:
             sandbox = Sandbox(submission=staged.path, workdir=workdir / "sandbox", limits=assignment.sandbox,
                               device=device, modules=[Path(f).stem for f in assignment.files if f.endswith(".py")],
                               load_timeout=assignment.test_time_limit)
-            sandbox.start()  # imports torch in the background while pytest collects
-        runner = SandboxRunner(sandbox, total_limit=assignment.time_limit, invalid=invalid)
+            try:
+                sandbox.start()  # imports torch in the background while pytest collects
+            except GraderError:
+                pass  # each test that needs it starts it again, and is a grader error with the reason if it fails
+        runner = SandboxRunner(sandbox, total_limit=assignment.time_limit, invalid=invalid, grader_failure=unstaged)
         plugin = GradingPlugin(assignment=assignment, runner=runner, solution_dir=solution_dir,
                                device=device, hidden_root=(tests_dir / "hidden").resolve(),
                                submission_dir=staged.path if staged is not None else None)
@@ -87,13 +89,20 @@ def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solut
         return _results(assignment, plugin, staged, invalid, sandbox, exit_code, clock.monotonic() - start)
 
 
-def _stage(submission: Path, assignment: AssignmentConfig, target: Path) -> tuple[StagedSubmission | None, str | None]:
+def _stage(submission: Path, assignment: AssignmentConfig,
+           target: Path) -> tuple[StagedSubmission | None, str | None, str | None]:
+    """(the staged submission, why the submission is invalid, why the grader could not stage it).
+
+    A grader's failure (a full disk) still runs pytest, so that every test is in the results.
+    """
     from autograder.grade.submission import stage_submission
 
     try:
-        return stage_submission(submission, assignment, target), None
+        return stage_submission(submission, assignment, target), None, None
     except SubmissionError as exc:
-        return None, str(exc)
+        return None, str(exc), None
+    except OSError as exc:
+        return None, None, f"staging the submission failed: {exc}"
 
 
 def _run_pytest(tests_dir: Path, plugin: GradingPlugin, *, hidden: bool, select: Sequence[str], workdir: Path) -> int:
@@ -130,7 +139,7 @@ def _results(assignment: AssignmentConfig, plugin: GradingPlugin, staged: Staged
              invalid: str | None, sandbox: Sandbox | None, exit_code: int, elapsed: float) -> Results:
     import pytest
 
-    problems = plugin.grader_errors()
+    problems = list(dict.fromkeys(plugin.grader_errors()))  # one failure shared by every test is said once
     if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         problems.append(f"pytest stopped with {pytest.ExitCode(exit_code).name}")
     if not plugin.items and not problems:

@@ -128,6 +128,9 @@ class GradingPlugin:
         for line in MARKERS:
             config.addinivalue_line("markers", line)
 
+    def pytest_internalerror(self, excrepr, excinfo: pytest.ExceptionInfo) -> None:
+        self.problems.append(f"the grader failed while running the tests: {excinfo.typename}: {excinfo.value}")
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.problems.append(f"{report.nodeid}: could not be collected:\n{report.longrepr}")

@@ -111,29 +111,35 @@ def write_results(results: Results | dict[str, Any], path: Path) -> None:
 
 
 def failure_results(assignment: str, reason: str, *, execution_time: float = 0.0,
-                    status: str = "grader error") -> Results:
-    """The last-ditch file: score 0 and the reason, when nothing else could be graded."""
-    return Results(assignment=assignment, tests=(), output=reason, execution_time=execution_time,
+                    status: str = "grader error", tests: tuple[TestResult, ...] = ()) -> Results:
+    """The last-ditch file: the reason, and the tests that were graded (none: score 0)."""
+    return Results(assignment=assignment, tests=tests, output=reason, execution_time=execution_time,
                    status=status)
 
 
 def graded_or_failed(assignment: str, grading: Callable[[], Results], *, out: Path | None,
                      start: float, now: Callable[[], float]) -> Results:
-    """Run ``grading`` and write its results; if it fails, write score 0 and the reason, then raise.
+    """Run ``grading`` and write its results; if it fails, write the reason, then raise.
 
+    The failure file has score 0, or the graded tests if only the disk failed the first write.
     Every runner goes through here, so no path leaves a submission without a results file.
     A results file whose status is "grader error" is written and then raised as well.
     """
     from autograder.errors import GraderError
 
+    results = None
     try:
         results = grading()
         if out is not None:
             write_results(results, out)  # inside: a file that cannot be written leaves the failure file
     except BaseException as exc:
-        reason = f"The grader failed and could not grade this submission: {exc}"
+        graded = results.tests if results is not None and isinstance(exc, OSError) else ()
+        if graded:  # the disk, not the content, failed (full, for a moment): the tests as graded, once more
+            reason = f"The grader could not write the results file at first ({exc}); the tests are as graded."
+        else:
+            reason = f"The grader failed and could not grade this submission: {exc}"
         if out is not None:
-            write_results(failure_results(assignment, reason, execution_time=now() - start), out)
+            write_results(failure_results(assignment, reason, execution_time=now() - start, tests=graded), out)
         if isinstance(exc, GraderError):
             raise
         raise GraderError(str(exc) or type(exc).__name__) from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from autograder import clock
-from autograder.errors import SubmissionError
+from autograder.errors import GraderError, SubmissionError
 from autograder.sandbox import client, codec, protocol
 
 
@@ -51,6 +51,9 @@ class StudentSession:
         except protocol.ChannelTimeout:
             self._fail(client.TimedOut(reason), restart=True)
         except protocol.ChannelClosed:
+            if not self.runner.sandbox.alive():  # the student's code cannot reach its server (another uid, outside)
+                self._collect_output()
+                raise GraderError("the sandbox server was killed from outside while this test ran") from None
             exits = self.runner.sandbox.reset()
             self._fail(client.SandboxDied(_death_message(exits.get(str(self.worker.pid)), self.runner)))
         except (protocol.FrameTooLarge, codec.CodecError) as exc:
@@ -175,15 +178,19 @@ class StudentModules:
 class SandboxRunner:
     """A submission's sandbox and its whole-submission time limit, shared by all its tests."""
 
-    def __init__(self, sandbox: client.Sandbox | None, *, total_limit: float, invalid: str | None = None):
+    def __init__(self, sandbox: client.Sandbox | None, *, total_limit: float, invalid: str | None = None,
+                 grader_failure: str | None = None):
         self.sandbox = sandbox
         self.total_limit = total_limit
         self.deadline = clock.monotonic() + total_limit
         self.invalid = invalid
+        self.grader_failure = grader_failure  # the grader could not prepare the submission: no test can run
         self.total_limit_message = f"the submission's total time limit of {total_limit:g} s was used up"
         self.load_failure: client.LoadError | None = None  # the first test that needed the sandbox saw it
 
     def check_submission(self) -> None:
+        if self.grader_failure is not None:
+            raise GraderError(self.grader_failure)
         if self.invalid is not None:
             raise SubmissionError(f"invalid submission: {self.invalid}")
         if self.load_failure is not None:
@@ -205,5 +212,8 @@ def _death_message(exit: dict | None, runner: SandboxRunner) -> str:
         hint = ""
         if name == "SIGKILL":
             hint = " (usually the memory limit of the sandbox)"
+        if name == "SIGKILL" and runner.sandbox.new_oom_kills():
+            return (f"your code ran out of memory: the sandbox's processes together used more than "
+                    f"{runner.sandbox.memory_mb} MB")
         return f"your code crashed the process running it with {name}{hint}"
     return f"your code exited early (exit code {exit['code']}) before it replied"

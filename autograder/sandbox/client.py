@@ -16,9 +16,12 @@ from typing import Any
 
 from autograder.config import SandboxLimits
 from autograder.errors import GraderError
-from autograder.sandbox import codec, isolation, launch, protocol, resources
+from autograder.sandbox import cgroups, codec, isolation, launch, protocol, resources
 
 CONTROL_TIMEOUT = 30.0
+SERVER_MEMORY_MB = 512  # what the server and loader add in the cgroup beside the student's memory_mb
+THREADS_PER_PROCESS = 8  # pids.max counts threads: torch's, Python's
+_stale_groups_removed = False
 OUTPUT_KEEP = 4096  # bytes of the student's output kept from its start and from its end
 
 
@@ -104,6 +107,9 @@ class Sandbox:
         self.memory_mb, self.memory_note = resources.fit(limits.memory_mb, resources.cgroup_memory_limit())
         self.uid = 0
         self.notes: list[str] = []
+        self.group: cgroups.SandboxGroup | None = None  # all the sandbox's processes' memory, CPU and count
+        self.group_note = ""
+        self.oom_kills_seen = 0
         self.server: launch.ServerProcess | None = None
         self.ready = False
         self.starts = 0
@@ -117,8 +123,11 @@ class Sandbox:
         scratch = self.workdir / f"scratch-{self.starts}"
         root.mkdir(parents=True)
         scratch.mkdir(mode=0o700)  # the rlimits level's home: the server hands it to the sandbox's uid
-        self.server = launch.take_warm(self.isolation) or launch.start_server(
-            self.isolation, submission=self.submission, file_size_mb=self.limits.file_size_mb)
+        try:
+            self.server = launch.take_warm(self.isolation) or launch.start_server(
+                self.isolation, submission=self.submission, file_size_mb=self.limits.file_size_mb)
+        except OSError as exc:  # no process could be made (EAGAIN, ENOMEM): the machine's fault, not the student's
+            raise GraderError(f"the sandbox server could not be started: {exc}") from exc
         self.ready = False
         launch.send_json(self.server.control, {
             "isolation": self.isolation, "root": str(root), "scratch": str(scratch),
@@ -144,8 +153,44 @@ class Sandbox:
         if "error" in reply:
             self.kill()
             raise GraderError(f"the sandbox could not be set up with isolation {self.isolation!r}: {reply['error']}")
-        self.notes = list(reply.get("notes", [])) + ([self.memory_note] if self.memory_note else [])
+        self._bound()
+        self.notes = list(reply.get("notes", [])) + [n for n in (self.memory_note, self.group_note) if n]
         self.ready = True
+
+    def _bound(self) -> None:
+        """Move the server (its loader and workers are born inside) into a cgroup of its own.
+
+        It holds the memory of all the sandbox's processes together to ``memory_mb`` (plus
+        what the server itself adds), its CPU to its threads' worth of cores, and its
+        process count; where no cgroup can be had, the results say so.
+        """
+        global _stale_groups_removed
+        if not _stale_groups_removed:  # groups of graders killed with SIGKILL
+            cgroups.remove_stale()
+            _stale_groups_removed = True
+        threads = self.limits.threads or resources.available_cores()
+        try:
+            self.group = cgroups.SandboxGroup.create(
+                f"sandbox-{self.uid}", memory_mb=self.memory_mb + SERVER_MEMORY_MB, cpus=threads,
+                processes=self.limits.processes + THREADS_PER_PROCESS * threads + 16)
+        except cgroups.CgroupUnavailable as exc:
+            self.group_note = (f"no cgroup for this sandbox ({exc}): memory is bounded per process only, "
+                               "and CPU time is not shared fairly")
+            return
+        try:
+            self.group.add_tree(self.server.process.pid)
+        except OSError as exc:
+            self.kill()
+            raise GraderError(f"the sandbox server could not be moved into its cgroup: {exc}") from None
+        self.oom_kills_seen = 0
+
+    def new_oom_kills(self) -> int:
+        """How many of the sandbox's processes its cgroup's OOM killer ended since the last call."""
+        if self.group is None:
+            return 0
+        total = self.group.oom_kills()
+        new, self.oom_kills_seen = total - self.oom_kills_seen, total
+        return new
 
     def _reply(self, timeout: float) -> dict:
         while self.unread_replies:  # the server answers in order: first what was not waited for
@@ -217,6 +262,9 @@ class Sandbox:
         if self.server is not None:
             self.server.kill()
             isolation.kill_uid(self.uid)  # rlimits level: workers left the server's session
+        if self.group is not None:
+            self.group.close()  # what escaped both; a group left behind is removed at the next start
+            self.group = None
         self.server = None
         self.ready = False
         self.unread_replies = 0

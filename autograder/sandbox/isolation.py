@@ -28,7 +28,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox import seccomp
+from autograder.sandbox import cgroups, seccomp
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -192,6 +192,10 @@ def confine_loader(limits: Limits) -> list[str]:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    try:
+        cgroups.first_for_oom_killer()  # while still root: a score cannot be raised after the uid drop
+    except OSError:
+        notes.append("student code is not first in line for the out-of-memory killer")
     if os.geteuid() == 0 and _uid_mapped(limits.uid):
         os.setgroups([])
         os.setresgid(limits.uid, limits.uid, limits.uid)

@@ -40,14 +40,14 @@ def available_cores(proc_cgroup: Path = PROC_CGROUP, root: Path = CGROUP_ROOT) -
 def cgroup_cpu_quota(proc_cgroup: Path = PROC_CGROUP, root: Path = CGROUP_ROOT) -> float | None:
     """The smallest CPU quota (in CPUs) on this process's cgroup path, v2 or v1; None when unlimited."""
     quotas = []
-    for mount, path in _hierarchies(proc_cgroup, root, "cpu"):
-        for folder in _folders(mount, path):
+    for mount, path in hierarchies(proc_cgroup, root, "cpu"):
+        for folder in folders(mount, path):
             if mount == root:  # v2: "max 100000" or "150000 100000"
-                fields = _read(folder / "cpu.max").split()
+                fields = read(folder / "cpu.max").split()
                 if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit() and int(fields[1]):
                     quotas.append(int(fields[0]) / int(fields[1]))
             else:  # v1: cpu.cfs_quota_us is -1 when unlimited
-                quota, period = _read(folder / "cpu.cfs_quota_us"), _read(folder / "cpu.cfs_period_us")
+                quota, period = read(folder / "cpu.cfs_quota_us"), read(folder / "cpu.cfs_period_us")
                 if quota.isdigit() and period.isdigit() and int(quota) > 0 and int(period):
                     quotas.append(int(quota) / int(period))
     return min(quotas) if quotas else None
@@ -56,19 +56,20 @@ def cgroup_cpu_quota(proc_cgroup: Path = PROC_CGROUP, root: Path = CGROUP_ROOT) 
 def cgroup_memory_limit(proc_cgroup: Path = PROC_CGROUP, root: Path = CGROUP_ROOT) -> int | None:
     """The smallest memory limit (bytes) on this process's cgroup path, v2 or v1; None when unlimited."""
     limits = []
-    for mount, path in _hierarchies(proc_cgroup, root, "memory"):
+    for mount, path in hierarchies(proc_cgroup, root, "memory"):
         name = "memory.max" if mount == root else "memory.limit_in_bytes"
-        for folder in _folders(mount, path):
-            text = _read(folder / name)
+        for folder in folders(mount, path):
+            text = read(folder / name)
             if text.isdigit() and int(text) < UNLIMITED:
                 limits.append(int(text))
     return min(limits) if limits else None
 
 
-def _hierarchies(proc_cgroup: Path, root: Path, controller: str) -> list[tuple[Path, str]]:
-    """(mount, path) of each hierarchy that can limit ``controller``: v2's one, v1's own mount."""
+def hierarchies(proc_cgroup: Path, root: Path, controller: str) -> list[tuple[Path, str]]:
+    """(mount, path) of each hierarchy that can limit ``controller``: v2's one (mount is ``root``),
+    v1's own mount. A hybrid machine lists both."""
     found = []
-    for line in _read(proc_cgroup).splitlines():
+    for line in read(proc_cgroup).splitlines():
         _, controllers, path = line.split(":", 2)
         if controllers == "":
             found.append((root, path))
@@ -78,20 +79,21 @@ def _hierarchies(proc_cgroup: Path, root: Path, controller: str) -> list[tuple[P
     return found
 
 
-def _folders(mount: Path, path: str) -> list[Path]:
+def folders(mount: Path, path: str) -> list[Path]:
     """The cgroup's folder and its parents up to the mount. In a container whose cgroup namespace
     hides the path, the folder is the mount itself."""
     folder = mount / path.strip("/")
     if not folder.is_dir():
         folder = mount
-    folders = [folder]
+    found = [folder]
     while folder != mount and mount in folder.parents:
         folder = folder.parent
-        folders.append(folder)
-    return folders
+        found.append(folder)
+    return found
 
 
-def _read(path: Path) -> str:
+def read(path: Path) -> str:
+    """The file's text, stripped; empty where it cannot be read (a controller this kernel lacks)."""
     try:
         return path.read_text().strip()
     except OSError:
