@@ -14,9 +14,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
