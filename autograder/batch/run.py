@@ -65,7 +65,8 @@ def run_batch(course: CourseConfig, assignment: AssignmentConfig, submissions: P
         workers = worker_count(jobs, device, len(todo))
         _announce(assignment, found.submissions, todo, workers, tests)
         if todo:
-            settings = _settings(course, assignment, results_dir, solution_dir, device, runner, workers, prelaunch)
+            settings = worker_settings(course, assignment, results_dir, solution_dir, device, runner, workers,
+                                       prelaunch)
             _grade(todo, settings, workers, device, out / "logs", assignment)
         starter = _starter_fingerprint(course, assignment, scratch)
     records = load_records(found.submissions, results_dir)
@@ -143,8 +144,8 @@ def _solution_dir(course: CourseConfig, assignment: AssignmentConfig, runner: st
     return folder if folder.is_dir() else None
 
 
-def _settings(course: CourseConfig, assignment: AssignmentConfig, results_dir: Path, solution_dir: Path | None,
-              device: str, runner: str, workers: int, prelaunch: bool) -> WorkerSettings:
+def worker_settings(course: CourseConfig, assignment: AssignmentConfig, results_dir: Path, solution_dir: Path | None,
+                    device: str, runner: str, workers: int, prelaunch: bool) -> WorkerSettings:
     """Each worker and its sandboxes get an equal share of the cores, so workers do not fight over them;
     with a core to spare, each worker starts its next sandbox server while it grades."""
     available = cores()

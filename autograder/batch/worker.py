@@ -66,6 +66,28 @@ def main(argv: list[str] | None = None) -> None:
 
 def serve(conn: Connection, settings: WorkerSettings) -> None:
     """The worker's loop: prelaunch a sandbox server, take a job, grade it, answer; until told to stop."""
+    from autograder.sandbox import launch
+
+    prepare(settings)
+    conn.send({"ready": os.getpid()})
+    try:
+        while True:
+            prelaunch_next(settings)
+            try:
+                job = conn.recv()
+            except EOFError:
+                break
+            if job is None:
+                break
+            conn.send({"done": grade_job(job, settings)})
+    finally:
+        launch.discard_warm()
+
+
+def prepare(settings: WorkerSettings) -> None:
+    """Set this process up to grade one submission after another: torch imported once, with its share
+    of the cores; with the local runner, sandbox servers forked from a zygote (one kept warm ahead if
+    asked). Undone by :func:`autograder.sandbox.launch.discard_warm`."""
     os.environ.update(settings.env)
     import torch
 
@@ -76,20 +98,14 @@ def serve(conn: Connection, settings: WorkerSettings) -> None:
         launch.start_zygote(settings.assignment.sandbox.isolation)  # each server a fork of one that imported torch
         if settings.prelaunch == "ahead":
             launch.keep_warm(settings.assignment.sandbox.isolation)
-    conn.send({"ready": os.getpid()})
-    try:
-        while True:
-            if settings.prelaunch and settings.runner == "local":
-                launch.prelaunch(settings.assignment.sandbox.isolation)
-            try:
-                job = conn.recv()
-            except EOFError:
-                break
-            if job is None:
-                break
-            conn.send({"done": grade_job(job, settings)})
-    finally:
-        launch.discard_warm()
+
+
+def prelaunch_next(settings: WorkerSettings) -> None:
+    """Before waiting for the next job: start its sandbox server now (unless one is warm already)."""
+    if settings.prelaunch and settings.runner == "local":
+        from autograder.sandbox import launch
+
+        launch.prelaunch(settings.assignment.sandbox.isolation)
 
 
 def _guard(parent: int) -> None:

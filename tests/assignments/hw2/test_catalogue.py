@@ -8,5 +8,5 @@ from pathlib import Path
 
 from tests.assignments.catalogue import catalogue_tests
 
-test_variant_names_are_unique_and_modules_are_graded, test_variant_fails_exactly_its_tests = \
+test_variant_names_are_unique_and_modules_are_graded, test_variant_fails_exactly_its_tests, graded_variants = \
     catalogue_tests("hw2", Path(__file__).parent)
