@@ -12,6 +12,7 @@ from typing import Any
 
 from autograder import clock
 from autograder.errors import GraderError, SubmissionError
+from autograder.grade import verify
 from autograder.sandbox import client, codec, protocol
 
 
@@ -166,8 +167,13 @@ class StudentModules:
         return RemoteObject(self._session, {"module": name}, f"module {name}")
 
     def probe(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Run an instructor probe (autograder.sandbox.probes) next to the student's objects."""
-        return self._session.request({"op": "probe", "name": name, "args": list(args), "kwargs": kwargs})
+        """Run an instructor probe (autograder.sandbox.probes) next to the student's objects.
+
+        Student code may have replaced the probe in its process: derivatives are checked here
+        against the function's own outputs before a test sees them (:mod:`autograder.grade.verify`).
+        """
+        result = self._session.request({"op": "probe", "name": name, "args": list(args), "kwargs": kwargs})
+        return verify.checked(name, list(args), kwargs, result)
 
     def fresh_sandbox(self) -> None:
         """Continue this test in a new sandbox: the handles held so far are gone, and so is
