@@ -43,6 +43,14 @@ class SandboxLimits:
     reply_mb: int = 256  # the largest reply the grader accepts from student code
 
 
+HANDED_IN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\.(py|ipynb)")
+
+
+def module_name(filename: str) -> str:
+    """The module a handed-in file is imported as: its stem, a hyphen read as ``_``."""
+    return filename.rsplit(".", 1)[0].replace("-", "_")
+
+
 @dataclass(frozen=True)
 class CheckpointConfig:
     """Trained weights students may hand in, scored by a window on a metric the grader computes.
@@ -73,7 +81,7 @@ class AssignmentConfig:
     id: str
     title: str
     source: Path  # absolute
-    files: tuple[str, ...]  # what students hand in (module files)
+    files: tuple[str, ...]  # what students hand in: modules (.py) and notebooks run top to bottom (.ipynb)
     points: float  # the total the tests must add up to
     time_limit: float  # seconds for the whole submission
     test_time_limit: float  # default seconds per test
@@ -81,6 +89,20 @@ class AssignmentConfig:
     sandbox: SandboxLimits = SandboxLimits()
     release: tuple[str, ...] = DEFAULT_RELEASE  # globs of source files that go to students
     checkpoints: tuple[CheckpointConfig, ...] = ()  # trained weights graded by windows (hidden tests)
+    seed: int | None = None  # a handed-in notebook's cells each start from this seed, as otter-grader's do
+
+    @property
+    def modules(self) -> dict[str, str]:
+        """The name tests use for each handed-in file (``student.<name>``): ``ps-1.ipynb`` is ``ps_1``."""
+        return {module_name(f): f for f in self.files}
+
+    @property
+    def load_limit(self) -> float:
+        """Seconds a submission may take to load: its modules' imports, or running its notebooks
+        (each cell within the per-test limit, all of them within half the submission's)."""
+        if any(f.endswith(".ipynb") for f in self.files):
+            return max(self.test_time_limit, self.time_limit / 2)
+        return self.test_time_limit
 
     def checkpoint(self, name: str) -> CheckpointConfig | None:
         return next((c for c in self.checkpoints if c.name == name), None)
@@ -202,11 +224,15 @@ class _Reader:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", assignment_id):
             raise self.error(key, "an assignment id is letters, digits, '-' and '_', starting with a letter")
         allowed = {"title", "source", "files", "points", "time_limit", "test_time_limit", "tolerance", "sandbox",
-                   "release", "checkpoints"}
+                   "release", "checkpoints", "seed"}
         self.table(data, key, allowed)
         files = self.value(data, key, "files", list)
-        if not files or not all(isinstance(f, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.py", f) for f in files):
-            raise self.error(f"{key}.files", f"must be a non-empty list of module file names like 'sampling.py', got {files!r}")
+        if not files or not all(isinstance(f, str) and HANDED_IN.fullmatch(f) for f in files):
+            raise self.error(f"{key}.files", "must be a non-empty list of module or notebook file names like "
+                                              f"'sampling.py' or 'ps-1.ipynb', got {files!r}")
+        names = [module_name(f) for f in files]
+        if len(set(names)) != len(names):
+            raise self.error(f"{key}.files", f"two files would be the same module for the tests ({', '.join(names)})")
         source = (self.path.parent / self.value(data, key, "source", str)).resolve()
         if not source.is_dir():
             raise self.error(f"{key}.source", f"folder {source} does not exist")
@@ -222,6 +248,7 @@ class _Reader:
             sandbox=self.sandbox(data.get("sandbox", {}), f"{key}.sandbox", defaults["sandbox"]),
             release=self.globs(data, key, defaults["release"]),
             checkpoints=self.checkpoints(data.get("checkpoints", {}), f"{key}.checkpoints"),
+            seed=self.value(data, key, "seed", int, None),
         )
 
     def checkpoints(self, data: Any, key: str) -> tuple[CheckpointConfig, ...]:

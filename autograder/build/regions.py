@@ -5,7 +5,7 @@ otter-grader's and nbgrader's markers (matched on the stripped line, case-sensit
 
     # BEGIN SOLUTION / # END SOLUTION              student: "..."   solution: kept
     # BEGIN SOLUTION NO PROMPT / # END SOLUTION    student: removed solution: kept
-    x = f(y)  # SOLUTION                           student: "x = ..." (other lines: removed)
+    x = f(y)  # SOLUTION                           student: "x = ..." (other lines: "...", indented)
     \"\"\" # BEGIN PROMPT / \"\"\" # END PROMPT          student: kept    solution: removed
     ### BEGIN SOLUTION / ### END SOLUTION          student: "# YOUR CODE HERE" + raise
     ### BEGIN HIDDEN TESTS / ### END HIDDEN TESTS  removed from both
@@ -53,7 +53,7 @@ _BEGIN_OF_END = {m.end: m.begin for m in reversed(MARKERS)}  # "# END SOLUTION" 
 # A line that looks like a marker but is none (typo, wrong case, wrong number of '#'):
 # an error, since silently treating it as code would ship the solution.
 _NEAR_MISS = re.compile(r"^(?:[\"']{3}\s*)?#+\s*(?:BEGIN|END)\s+(?:SOLUTION|PROMPT|HIDDEN)", re.IGNORECASE)
-_SOLUTION_COMMENT = re.compile(r"\s*# SOLUTION$")
+_SOLUTION_COMMENT = re.compile(r"\s*#\s*SOLUTION$")  # otter writes "# SOLUTION" and accepts "#SOLUTION"
 # `lhs = rhs`, also `x: int = rhs`; not `==`, `<=`, `+=`, nor `f(a=1)`.
 _ASSIGNMENT = re.compile(r"^(?P<lhs>[^=()#]*?[^=!<>+\-*/%&|^@:\s])\s*=(?!=)")
 STUDENT_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -111,7 +111,7 @@ def parse(text: str, path: str | Path) -> tuple[Segment, ...]:
         elif _NEAR_MISS.match(stripped):
             known = ", ".join(sorted({m.begin for m in MARKERS} | {m.end for m in MARKERS}))
             raise RegionError(path, f"'{stripped}' looks like a region marker but is not one (markers: {known})", number)
-        elif stripped.endswith("# SOLUTION"):
+        elif _SOLUTION_COMMENT.search(stripped):
             if opened is not None:
                 raise _nested(path, "# SOLUTION", opened, number)
             line = Line(number=number, text=text_line)
@@ -172,9 +172,12 @@ def _student(region: Region, previous: Segment | None) -> list[str]:
         return [line.text for line in region.lines]
     if region.kind == "nb_solution":
         return [region.indent + stub for stub in STUDENT_STUB]
-    if region.kind == "solution_line":
-        match = _ASSIGNMENT.match(solution_line_code(region))
-        return [f"{match['lhs']} = ..."] if match else []
+    if region.kind == "solution_line":  # as otter-grader: an assignment keeps its target, other code is "..."
+        code = solution_line_code(region)
+        match = _ASSIGNMENT.match(code)
+        if match:
+            return [f"{match['lhs']} = ..."]
+        return [code[: len(code) - len(code.lstrip())] + "..."] if code.strip() else []
     return []  # solution_no_prompt, nb_hidden
 
 

@@ -71,8 +71,8 @@ def _grade(assignment: AssignmentConfig, submission: Path, *, device: str, solut
         sandbox = None
         if staged is not None:
             sandbox = Sandbox(submission=staged.path, workdir=workdir / "sandbox", limits=assignment.sandbox,
-                              device=device, modules=[Path(f).stem for f in assignment.files if f.endswith(".py")],
-                              load_timeout=assignment.test_time_limit)
+                              device=device, modules=assignment.modules, load_timeout=assignment.load_limit,
+                              cell_limit=assignment.test_time_limit, seed=assignment.seed)
             try:
                 sandbox.start()  # imports torch in the background while pytest collects
             except GraderError:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from autograder import clock
-from autograder.config import AssignmentConfig
+from autograder.config import AssignmentConfig, module_name
 from autograder.errors import GraderError, SubmissionError
 from autograder.grade import compare
 from autograder.grade.checkpoints import Checkpoint
@@ -53,8 +53,9 @@ class Credit:
 class SolutionModules:
     """The ``solution`` fixture: the solution key's modules, imported in the grader process."""
 
-    def __init__(self, folder: Path | None):
+    def __init__(self, folder: Path | None, *, seed: int | None = None):
         self._folder = folder
+        self._seed = seed  # a notebook key's cells start from it, as the student's do
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -62,6 +63,9 @@ class SolutionModules:
         if self._folder is None:
             raise GraderError("this test uses the solution key, which is not available here "
                               "(public tests must carry their own expected values)")
+        notebook = next((p for p in sorted(self._folder.glob("*.ipynb")) if module_name(p.name) == name), None)
+        if notebook is not None and not (self._folder / f"{name}.py").exists():
+            return sys.modules[name] if _loaded_from(name, notebook) else _run_key_notebook(name, notebook, self._seed)
         if str(self._folder) not in sys.path:
             sys.path.insert(0, str(self._folder))
         module = importlib.import_module(name)
@@ -74,6 +78,23 @@ class SolutionModules:
             unload_modules(self._folder)
             if str(self._folder) in sys.path:
                 sys.path.remove(str(self._folder))
+
+
+def _loaded_from(name: str, notebook: Path) -> bool:
+    return getattr(sys.modules.get(name), "__file__", None) == str(notebook)
+
+
+def _run_key_notebook(name: str, notebook: Path, seed: int | None) -> Any:
+    """A solution key handed in as a notebook, run top to bottom here (the key is trusted) the
+    way a student's runs in the sandbox, so tests compare like with like."""
+    from autograder.grade.submission import notebook_cells
+    from autograder.sandbox.worker import run_notebook
+
+    failed = run_notebook(name, notebook.name, notebook_cells(notebook.read_bytes(), notebook.name),
+                          str(notebook.parent), cell_limit=0, seed=seed)
+    if failed:
+        raise GraderError(f"the solution key's notebook failed: {'; '.join(failed)}")
+    return sys.modules[name]
 
 
 def unload_modules(folder: Path) -> None:
@@ -116,7 +137,7 @@ class GradingPlugin:
         self.runner = runner
         self.device_name = device
         self.hidden_root = hidden_root
-        self.solutions = SolutionModules(solution_dir)
+        self.solutions = SolutionModules(solution_dir, seed=assignment.seed)
         self.items: list[pytest.Item] = []
         self.outcomes: dict[str, Outcome] = {}
         self.outputs: dict[str, str] = {}  # what the student's code printed, per test
@@ -183,6 +204,12 @@ class GradingPlugin:
             outcome.passed = False
             outcome.message, outcome.grader_error = self.explain(call.excinfo.value, hidden=self.is_hidden(item))
             outcome.failure = failure_kind(call.excinfo.value)
+        if report.when == "call" and self.runner.sandbox is not None:
+            killed = self.runner.sandbox.new_oom_kills()  # read after every test: each counts its own
+            if killed and not outcome.passed:
+                outcome.message += (f"\n\nYour code ran out of memory during this test: the sandbox's processes "
+                                    f"together may use {self.runner.sandbox.memory_mb} MB, and {killed} of them "
+                                    "were killed for going over.")
 
     # -- fixtures ------------------------------------------------------------------
     @pytest.fixture

@@ -62,6 +62,7 @@ def stage_submission(source: Path, assignment: AssignmentConfig, target: Path) -
     _drop_compiled(target, notes)
     _flatten(target, assignment, notes)
     _convert_notebooks(target, assignment, notes)
+    _name_modules(target, assignment, notes)
     _drop_shadows(target, assignment, notes)
     files = tuple(sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()))
     if not files:
@@ -184,6 +185,47 @@ def _flatten(target: Path, assignment: AssignmentConfig, notes: list[str]) -> No
         temporary.rmdir()
 
 
+def _name_modules(target: Path, assignment: AssignmentConfig, notes: list[str]) -> None:
+    """Each handed-in file where the sandbox's loader finds it under its module name.
+
+    ``ps-1.py`` is copied to ``ps_1.py`` (Python cannot import a hyphen); a handed-in notebook's
+    code cells, magics blanked, are written for the loader to run top to bottom
+    (:func:`notebook_cells_path`). The notebook is read and validated with nbformat here, in the
+    grader, so a broken one is an invalid submission with nbformat's reason.
+    """
+    for module, name in assignment.modules.items():
+        path = target / name
+        if not path.is_file():
+            continue
+        if name.endswith(".ipynb"):
+            cells = notebook_cells(path.read_bytes(), name)
+            notebook_cells_path(target, module).write_text(json.dumps(cells), encoding="utf-8")
+        elif path.stem != module:
+            shutil.copyfile(path, target / f"{module}.py")
+            notes.append(f"{name} is imported by the tests as {module}")
+
+
+def notebook_cells_path(folder: Path, module: str) -> Path:
+    return folder / f".{module}.cells.json"
+
+
+def notebook_cells(data: bytes, name: str) -> list[str]:
+    """The sources of a notebook's code cells, in order, with IPython magics and shell lines blanked.
+
+    Upgraded to nbformat 4 and validated by nbformat itself; a notebook it cannot read is an
+    invalid submission that says why.
+    """
+    import nbformat
+
+    try:
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+        nbformat.validate(notebook)
+    except (ValueError, RecursionError, nbformat.ValidationError) as exc:  # ValueError: bad UTF-8 or JSON
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SubmissionError(f"{name}: not a valid notebook ({reason[:300]})") from None
+    return [_strip_magics(cell.source) for cell in notebook.cells if cell.cell_type == "code"]
+
+
 def _convert_notebooks(target: Path, assignment: AssignmentConfig, notes: list[str]) -> None:
     """A notebook stands in for a module the assignment lists (``gmm.ipynb`` for ``gmm.py``), or
     for its one module when it is the only notebook; others (``hw1.ipynb``, the experiments)
@@ -193,6 +235,8 @@ def _convert_notebooks(target: Path, assignment: AssignmentConfig, notes: list[s
         module = target / (notebook.stem + ".py")
         if len(notebooks) == 1 and len(assignment.files) == 1 and not (target / assignment.files[0]).exists():
             module = target / assignment.files[0]
+        if module.exists() and module.name in assignment.files:
+            notes.append(f"{notebook.name} was not graded: {module.name} is, and only one of them can be")
         if module.exists() or module.name not in assignment.files:
             continue
         module.write_text(notebook_to_module(notebook.read_bytes(), notebook.name), encoding="utf-8")
@@ -229,7 +273,8 @@ def notebook_to_module(data: bytes, name: str) -> str:
 def _strip_magics(source: str) -> str:
     if source.lstrip().startswith("%%"):
         return ""
-    return "\n".join("" if line.lstrip().startswith(("!", "%")) else line for line in source.splitlines())
+    return "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("!", "%"))
+                     else line for line in source.splitlines())
 
 
 def _definitions(source: str, where: str) -> str:

@@ -93,11 +93,16 @@ class Sandbox:
     """One submission's sandbox server; adopts a prelaunched one when there is one."""
 
     def __init__(self, *, submission: Path, workdir: Path, limits: SandboxLimits, device: str,
-                 modules: list[str] = (), load_timeout: float = 60.0):
-        """``modules`` are imported once, by the sandbox's loader, within ``load_timeout`` seconds."""
+                 modules: dict[str, str] | None = None, load_timeout: float = 60.0, cell_limit: float = 0,
+                 seed: int | None = None):
+        """``modules`` (name -> file handed in) are loaded once, by the sandbox's loader, within
+        ``load_timeout`` seconds: a ``.py`` imported, a notebook run top to bottom (each cell
+        within ``cell_limit`` seconds, from ``seed`` when one is given)."""
         self.submission = submission
-        self.modules = list(modules)
+        self.modules = dict(modules or {})
         self.load_timeout = load_timeout
+        self.cell_limit = cell_limit
+        self.seed = seed
         self.workdir = workdir
         self.limits = limits
         self.device = device
@@ -110,6 +115,7 @@ class Sandbox:
         self.group: cgroups.SandboxGroup | None = None  # all the sandbox's processes' memory, CPU and count
         self.group_note = ""
         self.oom_kills_seen = 0
+        self.oom_kills_unreported = 0
         self.server: launch.ServerProcess | None = None
         self.ready = False
         self.starts = 0
@@ -136,7 +142,8 @@ class Sandbox:
             "file_size_mb": self.limits.file_size_mb, "device": self.device, "uid": self.uid,
             "threads": self.limits.threads or resources.available_cores(),
             "max_message_bytes": self.max_message_bytes,
-            "modules": self.modules, "load_timeout": self.load_timeout,
+            "modules": self.modules, "load_timeout": self.load_timeout, "cell_limit": self.cell_limit,
+            "seed": self.seed,
         })
 
     def wait_ready(self) -> None:
@@ -185,11 +192,12 @@ class Sandbox:
         self.oom_kills_seen = 0
 
     def new_oom_kills(self) -> int:
-        """How many of the sandbox's processes its cgroup's OOM killer ended since the last call."""
-        if self.group is None:
-            return 0
-        total = self.group.oom_kills()
-        new, self.oom_kills_seen = total - self.oom_kills_seen, total
+        """How many of the sandbox's processes its cgroup's OOM killer ended since the last call
+        (those of a group a restart closed meanwhile included)."""
+        new, self.oom_kills_unreported = self.oom_kills_unreported, 0
+        if self.group is not None:
+            total = self.group.oom_kills()
+            new, self.oom_kills_seen = new + total - self.oom_kills_seen, total
         return new
 
     def _reply(self, timeout: float) -> dict:
@@ -263,6 +271,7 @@ class Sandbox:
             self.server.kill()
             isolation.kill_uid(self.uid)  # rlimits level: workers left the server's session
         if self.group is not None:
+            self.oom_kills_unreported += self.group.oom_kills() - self.oom_kills_seen  # for this test's message
             self.group.close()  # what escaped both; a group left behind is removed at the next start
             self.group = None
         self.server = None

@@ -16,7 +16,7 @@ the server learns from the kernel how it ended, as it did when it forked workers
 
 Loader channel (JSON on a socketpair, see :mod:`launch`), loader to server first::
 
-    {"importing": name} ... {"loaded": true, "notes": [...]}     while loading
+    {"importing": file} {"cell": n} ... {"loaded": true, "notes": [...]}     while loading
     {"op": "fork"} + fds (socket, output)  ->  {"pid": worker pid}
 """
 
@@ -35,6 +35,7 @@ from autograder import clock
 from autograder.sandbox import isolation, launch, worker
 
 FORK_TIMEOUT = 30.0
+CELL_GRACE = 2.0  # a notebook cell stops itself at its limit; the loader is killed if it is this much later
 
 
 class LoadFailed(Exception):
@@ -52,8 +53,10 @@ class Loader:
 
     def __init__(self, home: str, limits: isolation.Limits, config: dict[str, Any]):
         self.home, self.limits, self.config = home, limits, config
-        self.modules: list[str] = list(config.get("modules", []))
+        self.modules: dict[str, str] = dict(config.get("modules", {}))  # module name -> file handed in
         self.timeout = float(config.get("load_timeout", 60.0))
+        self.cell_limit = float(config.get("cell_limit", 0))
+        self.seed = config.get("seed")
         self.pid = 0
         self.pidfd = -1
         self.channel: socket.socket | None = None
@@ -105,23 +108,27 @@ class Loader:
             _run_loader(theirs, output_fd, self)
         theirs.close()
         self.pid, self.pidfd, self.channel = pid, os.pidfd_open(pid), ours
-        deadline = clock.monotonic() + self.timeout
-        importing = None
+        deadline = step_deadline = clock.monotonic() + self.timeout
+        importing, cell, limit = None, None, self.timeout
         while True:
             try:
-                message, _ = launch.recv_json(ours, timeout=max(0.0, deadline - clock.monotonic()))
+                message, _ = launch.recv_json(ours, timeout=max(0.0, min(deadline, step_deadline) - clock.monotonic()))
             except TimeoutError:
-                what = f"importing {importing}.py" if importing else "loading your submission"
-                self._fail(f"{what} did not finish within {self.timeout:g} s", timed_out=True)
+                what = f"{_loading(importing)} {importing}" if importing else "loading your submission"
+                if step_deadline < deadline:  # a cell that ignored its own limit
+                    what, limit = f"cell {cell} of {importing}", self.cell_limit
+                self._fail(f"{what} did not finish within {limit:g} s", timed_out=True)
             except ConnectionError:
-                what = f"while importing {importing}.py" if importing else "while loading your submission"
+                what = f"while {_loading(importing)} {importing}" if importing else "while loading your submission"
                 self._fail(f"your code ended the process {what} ({self._how_it_ended()})", timed_out=False)
             if message.get("loaded"):
                 os.kill(pid, signal.SIGSTOP)
                 notes = message.get("notes")
-                self.notes = [str(n)[:300] for n in notes[:10]] if isinstance(notes, list) else []
+                self.notes = [str(n)[:300] for n in notes[:20]] if isinstance(notes, list) else []
                 return
             importing = str(message.get("importing", ""))[:200] or importing
+            if isinstance(message.get("cell"), int) and self.cell_limit > 0:  # each cell within its limit, and a grace
+                cell, step_deadline = message["cell"], clock.monotonic() + self.cell_limit + CELL_GRACE
 
     def _fail(self, message: str, *, timed_out: bool) -> None:
         self.stop()
@@ -171,8 +178,11 @@ def _run_loader(channel: socket.socket, output_fd: int, loader: Loader) -> None:
         _close_all_but(0, 1, 2, channel.fileno())  # the server's channel, its log, other tests' pipes
         notes = isolation.confine_loader(loader.limits)
         worker.prepare(loader.home, threads=loader.config["threads"])
-        failed = worker.preload(loader.modules, loader.home,
-                                on_import=lambda name: launch.send_json(channel, {"importing": name}))
+        failed, loaded_notes = worker.preload(
+            loader.modules, loader.home, cell_limit=loader.cell_limit, seed=loader.seed,
+            on_import=lambda filename: launch.send_json(channel, {"importing": filename}),
+            on_cell=lambda index: launch.send_json(channel, {"cell": index}))
+        notes += loaded_notes
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(0, 1)  # /dev/null: the first test's output pipe is that test's alone
@@ -250,12 +260,16 @@ def _become_worker(channel: socket.socket, fds: list[int], failed: dict, loader:
         if os.getppid() != server:  # the server died in between
             os._exit(70)
         worker.serve(socket.socket(fileno=sock_fd), home=loader.home,
-                     max_bytes=loader.config["max_message_bytes"], failed=failed)
+                     max_bytes=loader.config["max_message_bytes"], failed=failed, files=loader.modules)
         status = 0
     except BaseException:  # noqa: BLE001 - last words go to the captured output
         traceback.print_exc()
     finally:
         _exit(status)
+
+
+def _loading(filename: str) -> str:
+    return "running" if filename.endswith(".ipynb") else "importing"
 
 
 def _close_all_but(*keep: int) -> None:

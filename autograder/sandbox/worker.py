@@ -20,9 +20,12 @@ as handles. Nothing here is trusted by the grader: it only ever reads plain data
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import signal
 import sys
 import traceback
+import types
 from typing import Any
 
 import torch
@@ -33,8 +36,10 @@ MAX_TRACEBACK = 8000
 
 
 class Worker:
-    def __init__(self, home: str, failed: dict[str, dict[str, str]] | None = None):
+    def __init__(self, home: str, failed: dict[str, dict[str, str]] | None = None,
+                 files: dict[str, str] | None = None):
         self.home = home
+        self.files = files or {}  # module name -> the file handed in for it
         self.failed = failed or {}  # module name -> the error its import raised in the loader
         self.handles: dict[int, Any] = {}
         self.ids: dict[int, int] = {}  # id(obj) -> handle id, so one object keeps one handle
@@ -65,7 +70,8 @@ class Worker:
         if name not in sys.modules and not os.path.exists(os.path.join(self.home, name + ".py")) \
                 and not os.path.isdir(os.path.join(self.home, name)):
             present = sorted(f for f in os.listdir(self.home) if not f.startswith("."))
-            raise MissingFile(f"{name}.py is missing from your submission (it has: {', '.join(present) or 'no files'})")
+            raise MissingFile(f"{self.files.get(name, name + '.py')} is missing from your submission "
+                              f"(it has: {', '.join(present) or 'no files'})")
         if name in self.failed:
             raise ImportFailed(self.failed[name])
         return importlib.import_module(name)
@@ -120,19 +126,31 @@ def prepare(home: str, *, threads: int) -> None:
     torch.set_num_threads(max(1, threads))  # the grader sends the count (autograder.sandbox.resources)
 
 
-def preload(modules: list[str], home: str, on_import=lambda name: None) -> dict[str, dict[str, str]]:
-    """Import each of the submission's ``modules`` that exists; the errors of those that failed.
+def preload(modules: dict[str, str], home: str, *, cell_limit: float = 0, seed: int | None = None,
+            on_import=lambda name: None, on_cell=lambda index: None) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Load each handed-in file that exists, as the module tests know it by (``modules``: name -> file).
 
-    A module that raised is removed from ``sys.modules`` (with what it left half-imported), so a
-    later ``import`` in a test does not see a half-made module. ``on_import(name)`` is called
-    before each import, so the loader can say which one hung.
+    A ``.py`` is imported; a module that raised is removed from ``sys.modules`` (with what it
+    left half-imported), so a test does not see a half-made module, and its error is returned
+    to be replayed. A notebook is run top to bottom (:func:`run_notebook`). ``on_import(name)``
+    is called before each (and ``on_cell(index)`` before each notebook cell), so the loader can
+    say which one hung. Returns the import errors
+    and notes for the results (a notebook cell that raised or ran out of time).
     """
-    failed = {}
-    for name in modules:
+    failed, notes = {}, []
+    for name, filename in modules.items():
+        if filename.endswith(".ipynb"):
+            cells = os.path.join(home, f".{name}.cells.json")
+            if os.path.exists(cells):
+                on_import(filename)
+                with open(cells, encoding="utf-8") as file:
+                    notes += run_notebook(name, filename, json.load(file), home, cell_limit=cell_limit, seed=seed,
+                                          on_cell=on_cell)
+            continue
         if name in sys.modules or not (os.path.exists(os.path.join(home, name + ".py"))
                                        or os.path.isdir(os.path.join(home, name))):
             continue
-        on_import(name)
+        on_import(f"{name}.py")
         before = set(sys.modules)
         try:
             importlib.import_module(name)
@@ -140,12 +158,85 @@ def preload(modules: list[str], home: str, on_import=lambda name: None) -> dict[
             failed[name] = _error(exc, home)
             for added in set(sys.modules) - before:
                 del sys.modules[added]
-    return failed
+    return failed, notes
 
 
-def serve(sock, *, home: str, max_bytes: int, failed: dict[str, dict[str, str]] | None = None) -> None:
+class CellTimedOut(BaseException):
+    """A notebook cell ran past its limit (a BaseException, so a student's ``except Exception`` lets it by)."""
+
+
+def run_notebook(name: str, filename: str, cells: list[str], home: str, *, cell_limit: float,
+                 seed: int | None, on_cell=lambda index: None) -> list[str]:
+    """Run a notebook's code cells in order in one module's namespace, registered as ``name``.
+
+    As Jupyter's "run all" with errors allowed: a cell that raises (or runs past
+    ``cell_limit`` seconds) is reported and the next cell runs, so an answer computed at the
+    top level (``nine = square(3)``) counts wherever the notebook gets to. Each cell starts from
+    ``seed`` when one is set, as otter-grader does; ``import otter`` and ``grader.check(...)``
+    do nothing here (:func:`_harmless_otter`). What the cells print goes to the first test's
+    output. Returns a note per cell that failed.
+    """
+    module = types.ModuleType(name)
+    module.__file__ = os.path.join(home, filename)
+    sys.modules[name] = module
+    sys.modules.setdefault("otter", _harmless_otter())
+    notes = []
+    for index, source in enumerate(cells, start=1):
+        on_cell(index)
+        if seed is not None:
+            _seed(seed)
+        where = f"{module.__file__}, cell {index}"
+        previous = signal.signal(signal.SIGALRM, _cell_timed_out)
+        if cell_limit > 0:
+            signal.setitimer(signal.ITIMER_REAL, cell_limit)
+        try:
+            exec(compile(source, where, "exec"), module.__dict__)
+        except CellTimedOut:
+            notes.append(f"{filename}: cell {index} did not finish within {cell_limit:g} s and was stopped")
+        except BaseException as exc:  # noqa: BLE001 - SystemExit too: the notebook goes on
+            error = _error(exc, home)
+            notes.append(f"{filename}: cell {index} raised {error['type']}: {error['message'][:200]}")
+            print(error["traceback"], file=sys.stderr)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    return notes
+
+
+def _cell_timed_out(signum, frame) -> None:
+    raise CellTimedOut
+
+
+def _seed(seed: int) -> None:
+    import random
+
+    import numpy
+
+    random.seed(seed)
+    numpy.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _harmless_otter() -> types.ModuleType:
+    """``otter`` as a notebook sees it while graded: ``otter.Notebook(...).check("q1")`` and the
+    rest do nothing (the grader runs the tests itself, outside the sandbox)."""
+    otter = types.ModuleType("otter")
+
+    class Notebook:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def __getattr__(self, name: str):
+            return lambda *args, **kwargs: None
+
+    otter.Notebook = Notebook
+    return otter
+
+
+def serve(sock, *, home: str, max_bytes: int, failed: dict[str, dict[str, str]] | None = None,
+          files: dict[str, str] | None = None) -> None:
     """Answer requests on ``sock`` until the grader closes it (in a process prepared by :func:`prepare`)."""
-    worker = Worker(home, failed)
+    worker = Worker(home, failed, files)
     while True:
         try:
             request = protocol.recv(sock, max_bytes=max_bytes, make_handle=worker.from_handle)

@@ -96,17 +96,25 @@ def test_solution_no_prompt_is_removed_for_students():
         ("    y = f(x)  # SOLUTION", "    y = ...", "    y = f(x)"),
         ("z: int = 3 # SOLUTION", "z: int = ...", "z: int = 3"),
         ("self.w[0] = w  # SOLUTION", "self.w[0] = ...", "self.w[0] = w"),
-        ("    print(x)  # SOLUTION", None, "    print(x)"),
-        ("f(a=1)  # SOLUTION", None, "f(a=1)"),
-        ("x += 1  # SOLUTION", None, "x += 1"),
-        ("assert a == b  # SOLUTION", None, "assert a == b"),
+        ("    print(x)  # SOLUTION", "    ...", "    print(x)"),
+        ("f(a=1)  # SOLUTION", "...", "f(a=1)"),
+        ("x += 1  # SOLUTION", "...", "x += 1"),
+        ("assert a == b  # SOLUTION", "...", "assert a == b"),
+        ("    return a + b #SOLUTION", "    ...", "    return a + b"),
     ],
 )
 def test_single_solution_line(line: str, student: str | None, solution: str):
+    """As otter-grader: an assignment keeps its target, any other line becomes "..." at its indent."""
     text = f"start\n{line}\nend\n"
     expected_student = f"start\n{student}\nend\n" if student else "start\nend\n"
     assert render_text(text, "f.py", "student") == expected_student
     assert render_text(text, "f.py", "solution") == f"start\n{solution}\nend\n"
+
+
+def test_a_function_whose_body_is_one_solution_line_stays_valid_python():
+    student = render_text("def add(a, b):\n    return a + b  # SOLUTION\n", "f.py", "student")
+    assert student == "def add(a, b):\n    ...\n"
+    compile(student, "f.py", "exec")
 
 
 def test_nbgrader_solution_becomes_not_implemented():
