@@ -145,6 +145,11 @@ class SandboxGroup:
             return False
         deadline = time.monotonic() + timeout
         for folder in self.unique_folders():
+            # groups made inside this one (a grader run inside it makes its sandboxes' there), deepest first
+            nested = sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+            for child in nested:
+                with contextlib.suppress(OSError):
+                    child.rmdir()
             while True:
                 try:
                     folder.rmdir()

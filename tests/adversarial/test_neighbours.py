@@ -66,10 +66,24 @@ def hog(x):
 '''
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.Popen:
+def _cli(*args: str, cwd: Path, machine: cgroups.SandboxGroup | None = None) -> subprocess.Popen:
+    """The command line in a subprocess; inside ``machine`` (a cgroup standing in for the whole machine) if given."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "autograder", *args], cwd=cwd, env=env,
+    enter = (lambda: machine.add(os.getpid())) if machine is not None else None
+    return subprocess.Popen([sys.executable, "-m", "autograder", *args], cwd=cwd, env=env, preexec_fn=enter,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture
+def machine(request):
+    """A memory cgroup the grader runs in, as Gradescope's limit (``memory_mb`` from the test's param)."""
+    try:
+        group = cgroups.SandboxGroup.create(f"machine-{request.param}mb", memory_mb=request.param,
+                                            cpus=resources.available_cores(), processes=8192)
+    except cgroups.CgroupUnavailable as exc:
+        pytest.skip(f"no cgroup can be made here to stand in for a {request.param} MB machine: {exc}")
+    yield group
+    group.close()
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +93,18 @@ def course(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_batch_neighbour_keeps_its_score_and_staff_see_inert_text(course, tmp_path, check_results):
-    """batch --jobs 2: the hostile submission's memory spread stays in its cgroup; its name and output stay text."""
+@pytest.mark.parametrize("machine", [3072], indirect=True)
+def test_batch_neighbour_keeps_its_score_and_staff_see_inert_text(course, tmp_path, check_results, machine):
+    """batch --jobs 2 on a 3 GB machine: the hostile submission's memory spread stays in its cgroup;
+    its name and output stay text."""
     alone = grade_files(course, tmp_path / "alone", {"attack.py": WORK}, check_results)
     submissions = tmp_path / "submissions"
     write_files(submissions / "honest", {"attack.py": WORK})
     write_files(submissions / FORMULA_NAME, {"attack.py": HOSTILE.replace("def hog(x):", "def _hog(x):")
                                              + "\n\ndef hog(x):\n    return x\n"})
     out = tmp_path / "out"
-    batch = _cli("batch", "toy", str(submissions), "--out", str(out), "--jobs", "2", cwd=course.root)
+    batch = _cli("batch", "toy", str(submissions), "--out", str(out), "--jobs", "2", cwd=course.root,
+                 machine=machine)
     log, _ = batch.communicate(timeout=240)
     assert batch.returncode == 0, log  # the grader survived
 
@@ -108,6 +125,22 @@ def test_batch_neighbour_keeps_its_score_and_staff_see_inert_text(course, tmp_pa
     html = "\n".join(page.read_text() for page in (out / "feedback").glob("*.html"))
     html += (out / "report.html").read_text()
     assert "<script>alert(1)</script>" not in html and "<img src=x" not in html
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("machine", [2048], indirect=True)
+def test_memory_spread_on_a_2gb_machine_leaves_the_grader_and_its_results(course, tmp_path, check_results, machine):
+    """Gradescope's recommended 2 GB: 40 processes of 120 MB each, every one under the per-process
+    limit, are held by the sandbox's cgroup; the grader lives and writes every test's result."""
+    folder = tmp_path / "hostile"
+    write_files(folder, {"attack.py": HOSTILE})
+    out = tmp_path / "results.json"
+    grading = _cli("grade", "toy", str(folder), "--out", str(out), cwd=course.root, machine=machine)
+    log, _ = grading.communicate(timeout=240)
+    assert grading.returncode == 0, log
+    data = check_results(out)
+    assert [t["name"].split("::test_")[1] for t in data["tests"]] == NAMES and data["score"] == 0
+    assert "ran out of memory" in json.dumps(data), data
 
 
 def _members(grader_pid: int) -> int:
