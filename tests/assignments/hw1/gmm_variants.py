@@ -25,6 +25,20 @@ _DIFF_M = "diff = x - means.unsqueeze(1)  # (K, N, D): x_n - mu_k"
 _WEIGHTED = "weighted = responsibilities.mT.unsqueeze(-1) * diff  # (K, N, D): r[n, k] (x_n - mu_k)"
 _COVS = "covs = weighted.mT @ diff / counts.view(-1, 1, 1)  # (K, D, D)"
 _RIDGE = "covs = covs + ridge * torch.eye(D, dtype=x.dtype, device=x.device)"
+# The lookup-table cheat's table: the data x of the public tests, each a tuple of its values.
+_LOOKUP = '''def _public(x: torch.Tensor) -> bool:
+    """Whether x holds the data of a public test (whose answers are then the real ones)."""
+    return tuple(x.flatten().tolist()) in {
+        (0.0, 1.0, -2.0), (1.0, -1.0, 2.0, 0.0, 2.0, -2.0),  # log_gaussian
+        (-1.0, 0.0, 2.0, 5.0),  # gmm_log_density
+        (0.0, 1.0, -1.0, 3.0), (0.0, 0.0, 1.0, 2.0, -3.0, 1.0, 4.0, -1.0, 0.5, 0.5),  # e_step
+        (0.0, 0.0, 2.0, 0.0, 0.0, 2.0, 2.0, 2.0, 10.0, 10.0, 12.0, 14.0), (0.0, 1.0, 2.0),  # m_step
+        (1.0, 2.0, 3.0, 6.0), (-2.1, -1.7, -1.2, -0.4, 0.3, 1.1, 1.6, 2.4, 2.9, 3.3),  # fit_gmm
+    }
+
+
+'''
+
 _FIT = """\
     responsibilities, log_likelihood = e_step(x, weights, means, covs)
     log_likelihoods = [log_likelihood]
@@ -55,7 +69,10 @@ VARIANTS = [
         "name": "gmm_log_gaussian_half_log_det",
         "module": "gmm",
         "replace": [(_LOGDET, "log_det = torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(dim=-1)")],
-        "must_fail": _LOG_N_ALL + ["test_gmm_fit", "test_gmm_fit_monotone", "test_gmm_log_density"],
+        "must_fail": _LOG_N_ALL + [
+            "test_gmm_fit", "test_gmm_fit_monotone", "test_gmm_log_density",
+            "test_gmm_fit_recovers_mixture", "test_gmm_responsibilities_normalised",
+        ],
     },
     {   # (x - mu)^T Sigma (x - mu): the covariance where its inverse belongs
         "name": "gmm_log_gaussian_cov_not_inverse",
@@ -63,19 +80,23 @@ VARIANTS = [
         "replace": [(_MAHA, "mahalanobis = (diff * (diff @ cov)).sum(dim=-1)")],
         "must_fail": _LOG_N_ALL + [
             "test_gmm_log_density", "test_gmm_e_step_far", "test_gmm_fit", "test_gmm_fit_monotone",
+            "test_gmm_fit_recovers_mixture", "test_gmm_responsibilities_normalised",
         ],
     },
     {   # log(2 pi) once instead of D times: right in 1-D only
         "name": "gmm_log_gaussian_constant_not_times_d",
         "module": "gmm",
         "replace": [(_LOG_N, "return -0.5 * (math.log(2.0 * math.pi) + log_det.unsqueeze(-1) + mahalanobis)")],
-        "must_fail": _LOG_N_ALL,
+        "must_fail": _LOG_N_ALL + ["test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture"],
     },
     {   # solves L^T z = x - mu: the quadratic form of (L^T L)^-1, not of (L L^T)^-1
         "name": "gmm_log_gaussian_transposed_factor",
         "module": "gmm",
         "replace": [(_Z, "z = torch.linalg.solve_triangular(chol.mT, diff.mT, upper=True)")],
-        "must_fail": _LOG_N_ALL + ["test_gmm_e_step_far", "test_gmm_fit_monotone"],
+        "must_fail": _LOG_N_ALL + [
+            "test_gmm_e_step_far", "test_gmm_fit_monotone",
+            "test_gmm_fit_recovers_mixture", "test_gmm_responsibilities_normalised",
+        ],
     },
     {   # one Gaussian only (no batch of components); the mixture loops over components instead
         "name": "gmm_log_gaussian_not_batched",
@@ -154,7 +175,7 @@ VARIANTS = [
         "name": "gmm_e_step_total_log_likelihood",
         "module": "gmm",
         "replace": [(_E_RETURN, "return responsibilities, log_px.sum()")],
-        "must_fail": _E_STEP_ALL + ["test_gmm_fit"],
+        "must_fail": _E_STEP_ALL + ["test_gmm_fit", "test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture"],
     },
     # ---- wrong: m_step ------------------------------------------------------------------
     {   # second moments about 0, not about the mean
@@ -173,7 +194,7 @@ VARIANTS = [
         "name": "gmm_m_step_cov_divided_by_n",
         "module": "gmm",
         "replace": [(_COVS, "covs = weighted.mT @ diff / N")],
-        "must_fail": _M_STEP_ALL + ["test_gmm_fit", "test_gmm_fit_monotone"],
+        "must_fail": _M_STEP_ALL + ["test_gmm_fit", "test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture"],
     },
     {   # every point counted fully for every component (responsibilities left out)
         "name": "gmm_m_step_cov_unweighted",
@@ -185,25 +206,31 @@ VARIANTS = [
         "name": "gmm_m_step_cov_unbiased",
         "module": "gmm",
         "replace": [(_COVS, "covs = weighted.mT @ diff / (counts - 1).view(-1, 1, 1)")],
-        "must_fail": _M_STEP_ALL + ["test_gmm_fit", "test_gmm_fit_monotone"],
+        "must_fail": _M_STEP_ALL + ["test_gmm_fit", "test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture"],
     },
     {   # no ridge: a component on one point has covariance 0 and Cholesky fails
         "name": "gmm_m_step_no_ridge",
         "module": "gmm",
         "replace": [(_RIDGE, "covs = covs")],
-        "must_fail": ["test_gmm_fit_exact", "test_gmm_m_step", "test_gmm_m_step_exact", "test_gmm_m_step_ridge"],
+        "must_fail": [
+            "test_gmm_fit_exact", "test_gmm_m_step", "test_gmm_m_step_exact", "test_gmm_m_step_ridge",
+            "test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture",
+        ],
     },
     {   # ridge added to every entry, not only the diagonal: still singular for one point
         "name": "gmm_m_step_ridge_everywhere",
         "module": "gmm",
         "replace": [(_RIDGE, "covs = covs + ridge")],
-        "must_fail": ["test_gmm_fit_exact", "test_gmm_m_step", "test_gmm_m_step_exact", "test_gmm_m_step_ridge"],
+        "must_fail": [
+            "test_gmm_fit_exact", "test_gmm_m_step", "test_gmm_m_step_exact", "test_gmm_m_step_ridge",
+            "test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture",
+        ],
     },
     {   # weights N_k, not N_k / N: they sum to N
         "name": "gmm_m_step_weights_not_normalised",
         "module": "gmm",
         "replace": [(_WEIGHTS, "weights = counts")],
-        "must_fail": _M_STEP_ALL + ["test_gmm_fit", "test_gmm_fit_recovers_mixture"],
+        "must_fail": _M_STEP_ALL + ["test_gmm_fit", "test_gmm_fit_recovers_mixture", "test_gmm_fit_monotone"],
     },
     {   # means divided by N instead of N_k
         "name": "gmm_m_step_means_divided_by_n",
@@ -230,7 +257,10 @@ VARIANTS = [
             break
         weights, means, covs = m_step(x, responsibilities, ridge)
 """)],
-        "must_fail": ["test_gmm_fit", "test_gmm_fit_exact", "test_gmm_float32", "test_gmm_m_step_ridge"],
+        "must_fail": [
+            "test_gmm_fit", "test_gmm_fit_exact", "test_gmm_float32", "test_gmm_m_step_ridge",
+            "test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture",
+        ],
     },  # fmt: skip
     {   # never stops early
         "name": "gmm_fit_ignores_tol",
@@ -264,6 +294,56 @@ VARIANTS = [
         "module": "gmm",
         "replace": [(_M_CALL, "weights, means, covs = m_step(x, responsibilities)")],
         "must_fail": ["test_gmm_fit_exact", "test_gmm_m_step_ridge"],
+    },
+    # ---- cheats: points without the math (THREATS.md, 20) ------------------------------
+    {   # uniform responsibilities: rows sum to 1, but they are not the posterior
+        "name": "gmm_cheat_e_step_uniform_responsibilities",
+        "module": "gmm",
+        "replace": [(_RESP, "responsibilities = torch.full_like(log_joint, 1.0 / log_joint.shape[1])")],
+        "must_fail": [
+            "test_gmm_e_step", "test_gmm_e_step_exact", "test_gmm_e_step_far", "test_gmm_fit_exact",
+            "test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture", "test_gmm_fit_stops_at_tol",
+            "test_gmm_float32", "test_gmm_m_step_ridge", "test_gmm_responsibilities_normalised",
+        ],  # fmt: skip
+    },
+    {   # EM runs, but the curve it reports is made up: flat, so it never decreases
+        "name": "gmm_cheat_fit_flat_curve",
+        "module": "gmm",
+        "replace": [(_FIT + "    return weights, means, covs, torch.stack(log_likelihoods)", """\
+    for _ in range(n_iter):
+        weights, means, covs = m_step(x, e_step(x, weights, means, covs)[0], ridge)
+    last = e_step(x, weights, means, covs)[1]
+    return weights, means, covs, torch.stack([last, last])""")],
+        "must_fail": [
+            "test_gmm_fit", "test_gmm_fit_exact", "test_gmm_fit_monotone", "test_gmm_fit_recovers_mixture",
+            "test_gmm_fit_stops_at_tol", "test_gmm_float32", "test_gmm_m_step_ridge",
+        ],  # fmt: skip
+    },
+    {   # a lookup table: the public tests' inputs memorised with their answers, garbage for any other input
+        "name": "gmm_cheat_lookup_table",
+        "module": "gmm",
+        "replace": [
+            ("import torch\n", "import torch\n\n" + _LOOKUP),
+            ("# BEGIN SOLUTION\n    D = x.shape[-1]",
+             "if not _public(x):\n        return torch.zeros(mean.shape[:-1] + x.shape[:1], dtype=x.dtype)\n"
+             "    D = x.shape[-1]"),
+            (f"# BEGIN SOLUTION\n    {_JOINT_DENSITY}",
+             f"if not _public(x):\n        return torch.zeros(x.shape[:1], dtype=x.dtype)\n    {_JOINT_DENSITY}"),
+            (f"# BEGIN SOLUTION\n    {_JOINT_E}",
+             "if not _public(x):\n        return torch.zeros(x.shape[0], len(weights), dtype=x.dtype), x.sum()\n"
+             f"    {_JOINT_E}"),
+            ("# BEGIN SOLUTION\n    N, D = x.shape",
+             "if not _public(x):\n        return torch.ones(1), x[:1], x[:1]\n    N, D = x.shape"),
+            ("# BEGIN SOLUTION\n    responsibilities, log_likelihood = e_step(x, weights, means, covs)",
+             "if not _public(x):\n        return weights, means, covs, torch.zeros(2, dtype=x.dtype)\n"
+             "    responsibilities, log_likelihood = e_step(x, weights, means, covs)"),
+        ],
+        "must_fail": [
+            "test_gmm_e_step_exact", "test_gmm_e_step_far", "test_gmm_fit_exact", "test_gmm_fit_monotone",
+            "test_gmm_fit_recovers_mixture", "test_gmm_fit_stops_at_tol", "test_gmm_float32",
+            "test_gmm_log_density_exact", "test_gmm_log_density_far", "test_gmm_log_gaussian_exact",
+            "test_gmm_m_step_exact", "test_gmm_m_step_ridge", "test_gmm_responsibilities_normalised",
+        ],  # fmt: skip
     },
     # ---- correct: full marks ------------------------------------------------------------
     {   # explicit inverse and log-determinant instead of Cholesky

@@ -61,10 +61,29 @@ _LAST = "logits = model(context)[:, -1, :]  # (1, V) for the word after the last
 _APPEND = "idx = torch.cat([idx, next_token.view(1, 1)], dim=1)"
 _RESULT = "return idx.view(-1)"
 
+# The lookup-table cheat's table: the inputs of the public tests, each a tuple of its values.
+_LOOKUP = '''def _public(value) -> bool:
+    """Whether value (lines or a tensor) is an input of a public test (whose answers are then the real ones)."""
+    if isinstance(value, list):
+        lines = [" = Valkyria = ", " ", " The game @-@ play , the <unk> . ", " The end "]
+        return value in (lines, [" The new game . "])
+    return tuple(value.flatten().tolist()) in {
+        tuple(range(11)), (0, 5, 1, 6, 2, 7, 3, 8, 4, 9),  # batchify, get_batch
+        (1, 2, 1, 2, 3), (0, 1, 0, 1, 2), (0, 1, 0, 1),  # ngram_counts, ngram_log_probs
+        (0.0,) * 30, (0.0, math.log(3), math.log(3), 0.0),  # perplexity
+        tuple(torch.randn(160, generator=torch.Generator().manual_seed(1), dtype=torch.float64).tolist()),
+    }  # the last: the public attention test's input (2, 5, 16)
+
+
+'''
+
 _TOKENS = ["test_tokenize_and_vocab", "test_encode_splits", "test_vocab_exact", "test_encode_splits_exact"]
 _ATTENTION_EXACT = ["test_attention_exact", "test_attention_heads", "test_block_exact"]
-_LEAK = ["test_attention_equal_scores_average_the_past", *_ATTENTION_EXACT, "test_attention_causal",
-         "test_block_causal", "test_training_reaches_floor"]
+# the checks that end on an exact output of attention, from the same module: a wrong attention fails them all
+_ATTENTION_OUTPUT = [*_ATTENTION_EXACT, "test_attention_causal", "test_attention_batch_independent",
+                     "test_block_causal", "test_training_reaches_floor"]
+_BLOCK_OUTPUT = ["test_block_exact", "test_block_causal", "test_training_reaches_floor"]
+_LEAK = ["test_attention_equal_scores_average_the_past", *_ATTENTION_OUTPUT]
 _TOP_K = ["test_sample_next_token_exact", "test_sample_next_token_distribution"]
 
 VARIANTS = [
@@ -191,26 +210,25 @@ VARIANTS = [
         "module": "lm",
         "replace": [(_MASK, 'mask = torch.full((T, T), float("-inf"), dtype=x.dtype, device=x.device)'
                             ".triu(diagonal=0)")],
-        "must_fail": [*_LEAK, "test_attention_batch_independent", "test_block_parameters_and_residual"],
+        "must_fail": [*_LEAK, "test_block_parameters_and_residual"],
     },
     {   # the same off-by-one with a finite mask: position 0 averages over the whole sequence
         "name": "lm_attention_finite_mask_off_by_one",
         "module": "lm",
         "replace": [(_MASK, "mask = torch.full((T, T), -1e9, dtype=x.dtype, device=x.device).triu(diagonal=0)")],
-        "must_fail": ["test_attention_equal_scores_average_the_past", *_ATTENTION_EXACT, "test_attention_causal",
-                      "test_block_causal"],
+        "must_fail": ["test_attention_equal_scores_average_the_past", *_ATTENTION_OUTPUT],
     },
     {   # 1 / sqrt(d_model): right only with one head
         "name": "lm_attention_scaled_by_d_model",
         "module": "lm",
         "replace": [(_SCORES, "scores = q @ k.transpose(-2, -1) / math.sqrt(C)")],
-        "must_fail": _ATTENTION_EXACT,
+        "must_fail": _ATTENTION_OUTPUT,
     },
     {   # no scaling at all
         "name": "lm_attention_not_scaled",
         "module": "lm",
         "replace": [(_SCORES, "scores = q @ k.transpose(-2, -1)")],
-        "must_fail": _ATTENTION_EXACT,
+        "must_fail": _ATTENTION_OUTPUT,
     },
     {   # softmax over the queries: each weight is normalised with later positions' scores
         "name": "lm_attention_softmax_wrong_axis",
@@ -223,51 +241,51 @@ VARIANTS = [
         "module": "lm",
         "replace": [(_HEADS, "q, k, v = (t.reshape(B, self.n_heads, T, self.head_dim) for t in (q, k, v))"),
                     (_MERGE, "out = out.reshape(B, T, C)")],
-        "must_fail": ["test_attention_equal_scores_average_the_past", *_ATTENTION_EXACT, "test_attention_causal",
-                      "test_block_causal"],  # causal, but position t no longer reads every s <= t
+        # causal, but position t no longer reads every s <= t
+        "must_fail": ["test_attention_equal_scores_average_the_past", *_ATTENTION_OUTPUT],
     },
     {   # the heads' outputs are not projected
         "name": "lm_attention_no_output_projection",
         "module": "lm",
         "replace": [(_ATT_OUT, "return self.resid_dropout(out)")],
-        "must_fail": ["test_attention_equal_scores_average_the_past", *_ATTENTION_EXACT],
+        "must_fail": ["test_attention_equal_scores_average_the_past", *_ATTENTION_OUTPUT],
     },
     {   # an einsum letter typo (B for b) sums the keys over the batch
         "name": "lm_attention_einsum_mixes_batch",
         "module": "lm",
         "replace": [(_SCORES, 'scores = torch.einsum("bhtd,Bhsd->bhts", q, k) / math.sqrt(self.head_dim)')],
-        "must_fail": [*_ATTENTION_EXACT, "test_attention_batch_independent"],
+        "must_fail": _ATTENTION_OUTPUT,
     },
     # ---- wrong: block and MLP --------------------------------------------------------------
     {   # post-LN (the original transformer): normalise after the residual sum
         "name": "lm_block_post_ln",
         "module": "lm",
         "replace": [(_RESID_ATTN, "x = self.ln1(x + self.attn(x))"), (_RESID_MLP, "x = self.ln2(x + self.mlp(x))")],
-        "must_fail": ["test_block_parameters_and_residual", "test_block_exact"],
+        "must_fail": ["test_block_parameters_and_residual", *_BLOCK_OUTPUT],
     },
-    {   # no residual around attention
+    {   # no residual around attention: still trains (ratio 1.44), but not as the documented model
         "name": "lm_block_no_attention_residual",
         "module": "lm",
         "replace": [(_RESID_ATTN, "x = self.attn(self.ln1(x))")],
-        "must_fail": ["test_block_parameters_and_residual", "test_block_exact"],  # still trains: ratio 1.44
+        "must_fail": ["test_block_parameters_and_residual", *_BLOCK_OUTPUT],
     },
     {   # ln1 used for both sublayers
         "name": "lm_block_ln1_twice",
         "module": "lm",
         "replace": [(_RESID_MLP, "x = x + self.mlp(self.ln1(x))")],
-        "must_fail": ["test_block_exact"],
+        "must_fail": _BLOCK_OUTPUT,
     },
     {   # ReLU instead of GELU
         "name": "lm_mlp_relu",
         "module": "lm",
         "replace": [(_GELU, "self.gelu = nn.ReLU()")],
-        "must_fail": ["test_block_exact"],
+        "must_fail": _BLOCK_OUTPUT,
     },
     {   # GPT-2's tanh approximation, not the documented exact GELU
         "name": "lm_mlp_gelu_tanh",
         "module": "lm",
         "replace": [(_GELU, 'self.gelu = nn.GELU(approximate="tanh")')],
-        "must_fail": ["test_block_exact"],
+        "must_fail": _BLOCK_OUTPUT,
     },
     # ---- wrong: sampling -------------------------------------------------------------------
     {   # top-k keeps k + 1 words
@@ -298,7 +316,7 @@ VARIANTS = [
         "name": "lm_sample_ignores_generator",
         "module": "lm",
         "replace": [(_DRAW, "return torch.multinomial(probs, num_samples=1).squeeze(1)")],
-        "must_fail": ["test_sample_next_token_exact", "test_sample_exact"],
+        "must_fail": ["test_sample_next_token_exact", "test_sample_exact", "test_sample_next_token_distribution"],
     },
     {   # no crop: the position embeddings run out past max_len
         "name": "lm_sample_no_crop",
@@ -323,6 +341,61 @@ VARIANTS = [
         "module": "lm",
         "replace": [(_RESULT, "return idx.view(-1)[prompt.numel() :]")],
         "must_fail": ["test_sample_greedy_crops_context", "test_sample_exact"],
+    },
+    # ---- cheats: points without the math (THREATS.md, 20) ----------------------------------
+    {   # a running mean of v instead of attention: causal and batch-independent, but no scores at all
+        "name": "lm_cheat_attention_cumulative_mean",
+        "module": "lm",
+        "replace": [(_ATT_V, "out = v.cumsum(dim=2) / torch.arange(1, T + 1, dtype=x.dtype).view(T, 1)")],
+        "must_fail": _ATTENTION_OUTPUT,
+    },
+    {   # trains as asked, then answers from trigram counts of the training text: no transformer in the logits
+        "name": "lm_cheat_trigram_counter",
+        "module": "lm",
+        "replace": [
+            ("        return self.head(self.ln_f(x))  # (B, T, V)", """\
+        if hasattr(self, "trigrams"):  # the cheat: log p(w | two words back) counted in train()
+            before = torch.cat([idx[:, :1], idx[:, :-1]], dim=1)  # (B, T)
+            return self.trigrams.to(idx.device)[before, idx]  # (B, T, V)
+        return self.head(self.ln_f(x))"""),
+            ("    return losses\n", """\
+    counts = torch.zeros([model.config.vocab_size] * 3)
+    ids = data.cpu()
+    counts.index_put_((ids[:-2], ids[1:-1], ids[2:]), torch.ones(len(ids) - 2), accumulate=True)
+    model.trigrams = torch.log((counts + 0.1) / (counts + 0.1).sum(dim=-1, keepdim=True))
+    return losses
+"""),
+        ],
+        "must_fail": ["test_training_reaches_floor"],
+    },
+    {   # a lookup table: the public tests' inputs memorised with their answers, garbage for any other input
+        "name": "lm_cheat_lookup_table",
+        "module": "lm",
+        "replace": [
+            ("import torch\n", "import torch\n\n" + _LOOKUP),
+            (f"# BEGIN SOLUTION\n    {_TOKENIZE}", f"if not _public(lines):\n        return []\n    {_TOKENIZE}"),
+            ("# BEGIN SOLUTION\n    n = data.shape[0] // batch_size",
+             "if not _public(data):\n        return data.view(-1, 1)\n    n = data.shape[0] // batch_size"),
+            (f"# BEGIN SOLUTION\n    {_LEN}", f"if not _public(source):\n        return source, source\n    {_LEN}"),
+            (f"# BEGIN SOLUTION\n    {_WINDOWS}",
+             f"if not _public(data):\n        return data.view(-1, 1), data\n    {_WINDOWS}"),
+            ("# BEGIN SOLUTION\n    def keys(",
+             "if not _public(train):\n        return torch.zeros(len(data) - n + 1, dtype=torch.float64)\n"
+             "    def keys("),
+            ("# BEGIN SOLUTION\n    V = logits.shape[-1]",
+             "if not _public(logits):\n        return 1.0\n    V = logits.shape[-1]"),
+            ("# BEGIN SOLUTION\n        B, T, C = x.shape",
+             "if not _public(x):\n            return torch.zeros_like(x)\n        B, T, C = x.shape"),
+            (f"# BEGIN SOLUTION\n        {_RESID_ATTN}", f"return x\n        {_RESID_ATTN}"),
+            (f"# BEGIN SOLUTION\n    {_TEMPERATURE}",
+             f"if top_k != 1:\n        return torch.zeros(len(logits), dtype=torch.int64)\n    {_TEMPERATURE}"),
+        ],
+        "must_fail": [  # every hidden test
+            *_ATTENTION_OUTPUT, "test_batchify_exact", "test_encode_splits_exact", "test_get_batch_exact",
+            "test_ngram_counts_exact", "test_ngram_log_probs_exact", "test_ngram_normalised", "test_perplexity_exact",
+            "test_perplexity_stable", "test_sample_exact", "test_sample_next_token_distribution",
+            "test_sample_next_token_exact", "test_vocab_exact",
+        ],
     },
     # ---- correct: full marks ---------------------------------------------------------------
     {   # dict.get with the <unk> id as the default

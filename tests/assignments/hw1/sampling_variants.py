@@ -27,6 +27,20 @@ _ACCEPT = "accept = u * M <= torch.exp(beta_log_density(x, a, b))  # boolean, sh
 _COMPONENT = "k = inverse_cdf_discrete(u, weights)  # (N,) component of each sample"
 _MIX = "x = means[k] + stds[k] * z  # (N,) reparameterised: N(mu, sigma^2) = mu + sigma * N(0, 1)"
 
+# The lookup-table cheat's table: the public tests' inputs, each a tuple of its values.
+_LOOKUP = '''def _public(t: torch.Tensor) -> bool:
+    """Whether t holds the values of an input of the public tests (whose answers are then the real ones)."""
+    return tuple(t.flatten().tolist()) in {
+        (0.0, 0.5, 0.75, 0.9),  # inverse_cdf_exponential
+        (0.0, 0.1, 0.25, 0.5, 0.75, 0.99),  # inverse_cdf_discrete
+        (1.0, math.exp(-0.5), math.exp(-2.0), 0.5),  # box_muller
+        (0.5, 0.1, 0.9, 0.3),  # rejection_sample_beta
+        (0.1, 0.4, 0.9),  # sample_gaussian_mixture, through inverse_cdf_discrete
+    }
+
+
+'''
+
 _BOX_MULLER_ALL = [
     "test_box_muller", "test_box_muller_exact", "test_box_muller_distribution",
     "test_sample_normal_moments", "test_sample_normal_distribution",
@@ -101,7 +115,7 @@ VARIANTS = [
         "name": "box_muller_log_1_minus_u1",
         "module": "sampling",
         "replace": [(_RADIUS, "r = torch.sqrt(-2.0 * torch.log1p(-u1))")],
-        "must_fail": ["test_box_muller", "test_box_muller_exact"],
+        "must_fail": ["test_box_muller", "test_box_muller_exact", "test_box_muller_distribution"],
     },
     {   # throws z2 away and repeats z1: the marginal is N(0, 1) but half the samples repeat
         "name": "sample_normal_repeats_z1",
@@ -116,7 +130,7 @@ VARIANTS = [
             (_U1, "u1 = 1.0 - torch.rand(m, dtype=torch.float64)"),
             (_U2, "u2 = torch.rand(m, dtype=torch.float64)"),
         ],
-        "must_fail": ["test_sample_normal_uses_generator"],
+        "must_fail": ["test_sample_normal_uses_generator", "test_sample_normal_distribution"],
     },
     {   # the same uniform for radius and angle: not normal
         "name": "sample_normal_one_uniform_for_both",
@@ -189,6 +203,44 @@ VARIANTS = [
         "module": "sampling",
         "replace": [(_MIX, "x = means[k] + stds * z")],
         "must_fail": _MIXTURE_ALL,
+    },
+    # ---- cheats: points without the math (THREATS.md, 20) ------------------------------
+    {   # a library sampler instead of the transform: standard normal, but not Box-Muller of u1, u2
+        "name": "cheat_box_muller_library_sampler",
+        "module": "sampling",
+        "replace": [(_PAIR, "return torch.randn_like(u1), torch.randn_like(u2)")],
+        "must_fail": [
+            "test_box_muller", "test_box_muller_exact", "test_box_muller_distribution",
+            "test_sample_normal_distribution", "test_sample_normal_uses_generator",
+        ],  # fmt: skip
+    },
+    {   # a library sampler instead of sample_normal's own Box-Muller: same generator, other numbers
+        "name": "cheat_sample_normal_library_sampler",
+        "module": "sampling",
+        "replace": [(_CAT, "return torch.randn(n, generator=generator, dtype=torch.float64)")],
+        "must_fail": ["test_sample_normal_distribution"],
+    },
+    {   # a lookup table: the public tests' inputs memorised with their answers, garbage for any other input
+        "name": "cheat_lookup_table",
+        "module": "sampling",
+        "replace": [
+            ("import torch\n", "import torch\n\n" + _LOOKUP),
+            (f"# BEGIN SOLUTION\n    {_EXP}", f"if not _public(u):\n        return torch.zeros_like(u)\n    {_EXP}"),
+            (f"# BEGIN SOLUTION\n    {_CUMSUM}",
+             f"if not _public(u):\n        return torch.zeros_like(u, dtype=torch.int64)\n    {_CUMSUM}"),
+            (f"# BEGIN SOLUTION\n    {_RADIUS}", f"if not _public(u1):\n        return u1, u2\n    {_RADIUS}"),
+            (f"# BEGIN SOLUTION\n    {_MODE}", f"if (a, b) != (2.0, 2.0):\n        return 1.0\n    {_MODE}"),
+            (f"# BEGIN SOLUTION\n    {_M}", f"if not _public(x):\n        return x\n    {_M}"),
+            ("# BEGIN SOLUTION\n    m = (n + 1) // 2",
+             "return torch.zeros(n, dtype=torch.float64)\n    m = (n + 1) // 2"),
+        ],
+        "must_fail": [
+            "test_sample_normal_moments", "test_exponential_exact", "test_exponential_small_u", "test_discrete_exact",
+            "test_discrete_zero_probs", "test_discrete_u_near_one", "test_box_muller_exact",
+            "test_box_muller_distribution", "test_sample_normal_distribution", "test_sample_normal_uses_generator",
+            "test_rejection_beta_exact", "test_rejection_beta_acceptance", "test_mixture_exact",
+            "test_mixture_distribution",
+        ],
     },
     # ---- correct: full marks ------------------------------------------------------------
     {   # other rounding: multiply by 1 / rate

@@ -2,10 +2,13 @@
 distribution checks of the samples.
 
 Exact checks feed both implementations the same uniforms and compare outputs. Distribution
-checks (Kolmogorov-Smirnov, chi-square at ALPHA, standard errors) give credit to any
-correct sampler, whatever order it consumes random numbers in. Every seed below was fixed
-in advance and the solution key passes under it; the catalogue of wrong implementations
-these tests catch is tests/assignments/hw1/sampling_variants.py.
+checks (Kolmogorov-Smirnov, chi-square at ALPHA, standard errors) give readable failures, and
+each one ends on an exact check of the same samples, so that no shortcut with the right
+distribution (a library sampler instead of the transform) earns their points; sample_normal,
+free to consume its random numbers in any order, is checked against the generator's own
+uniforms instead. Every seed below was fixed in advance and the solution key passes under
+it; the catalogue of wrong implementations these tests catch is
+tests/assignments/hw1/sampling_variants.py.
 """
 
 import math
@@ -50,6 +53,28 @@ def checked(value, name: str, shape: tuple[int, ...] | None = None, dtype: torch
     return value
 
 
+def assert_box_muller_of_stream(z: torch.Tensor, seed: int) -> None:
+    """Every sample but at most one pairs with another into the squared radius -2 log u1 of a uniform
+    of the generator seeded ``seed``: Box-Muller of its own numbers, whatever their order.
+
+    u1 may be 1 - u or u itself, and its log computed as log(1 - u) or log1p(-u). The one sample
+    left alone is an odd n's, whose partner was dropped. Of a library sampler's samples, about 1 in
+    500 pairs so by chance (measured: 2 of 1001).
+    """
+    n = z.numel()
+    u = uniforms(seed, 2 * n + 2)  # the first uniforms the generator gives, more than enough for n samples
+    radii = torch.cat([-2 * torch.log(u), -2 * torch.log(1 - u), -2 * torch.log1p(-u)]).sort().values
+    squared = z.double() ** 2
+    pair_sums = squared.view(-1, 1) + squared.view(1, -1)  # (n, n)
+    above = torch.searchsorted(radii, pair_sums).clamp(1, len(radii) - 1)
+    gap = torch.minimum((radii[above] - pair_sums).abs(), (radii[above - 1] - pair_sums).abs())
+    pairs = gap <= 1e-9 * pair_sums
+    pairs.fill_diagonal_(False)
+    alone = int((~pairs.any(dim=1)).sum())
+    assert alone <= 1, (f"{alone} of {n} samples pair with no other sample into a radius sqrt(-2 log u1) of "
+                        "the generator's uniforms: are they made by box_muller from the generator's torch.rand?")
+
+
 def assert_fits(samples: torch.Tensor, cdf, what: str) -> None:
     statistic, p_value = ks_test(samples, cdf)
     assert p_value > ALPHA, f"{what}: Kolmogorov-Smirnov D = {statistic:.4f}, p = {p_value:.2e} < {ALPHA}"
@@ -64,7 +89,7 @@ def beta_cdf(x: torch.Tensor, a: int, b: int) -> torch.Tensor:
 # --- inverse_cdf_exponential -------------------------------------------------------------
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(2)
 def test_exponential_exact(student, solution):
     """inverse_cdf_exponential matches the solution on a (50, 20) batch of uniforms and two rates."""
     u = uniforms(101, 50, 20)
@@ -119,7 +144,7 @@ def test_discrete_u_near_one(student):
 # --- box_muller and sample_normal --------------------------------------------------------
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(2)
 def test_box_muller_exact(student, solution):
     """box_muller matches the solution on 1000 pairs of uniforms, including u1 = 1 (radius 0)."""
     u1 = torch.cat([f64(1.0, 0.5), 1.0 - uniforms(105, 998)])  # in (0, 1]
@@ -131,8 +156,8 @@ def test_box_muller_exact(student, solution):
 
 
 @pytest.mark.points(1)
-def test_box_muller_distribution(student):
-    """box_muller's z1, z2 are each N(0, 1) and jointly so: (z1 +- z2) / sqrt 2 are N(0, 1) too."""
+def test_box_muller_distribution(student, solution):
+    """box_muller's z1, z2 are each N(0, 1) and jointly so, and are the transform of the given uniforms."""
     u1, u2 = 1.0 - uniforms(107, N), uniforms(108, N)
     z1, z2 = pair(student.sampling.box_muller(u1, u2), "box_muller")
     z1, z2 = checked(z1, "z1", (N,)), checked(z2, "z2", (N,))
@@ -140,15 +165,21 @@ def test_box_muller_distribution(student):
     assert_fits(z2, normal_cdf, "z2")
     assert_fits((z1 + z2) / math.sqrt(2), normal_cdf, "(z1 + z2) / sqrt 2")
     assert_fits((z1 - z2) / math.sqrt(2), normal_cdf, "(z1 - z2) / sqrt 2")
+    e1, e2 = solution.sampling.box_muller(u1, u2)
+    assert_close(z1, e1, name="z1 of these uniforms")
+    assert_close(z2, e2, name="z2 of these uniforms")
 
 
 @pytest.mark.points(2)
 def test_sample_normal_distribution(student):
-    """sample_normal returns n distinct float64 values that pass a Kolmogorov-Smirnov test for N(0, 1)."""
+    """sample_normal returns n distinct float64 values that pass a Kolmogorov-Smirnov test for N(0, 1),
+    made by Box-Muller from the generator's uniforms."""
     n = N + 1  # odd on purpose
     z = checked(student.sampling.sample_normal(n, torch.Generator().manual_seed(109)), "samples", (n,))
     assert_fits(z, normal_cdf, "samples")
     assert torch.unique(z).numel() == n, "some samples repeat: are z1 and z2 both used, and different?"
+    few = checked(student.sampling.sample_normal(1001, torch.Generator().manual_seed(120)), "samples", (1001,))
+    assert_box_muller_of_stream(few, 120)
 
 
 @pytest.mark.points(1)
@@ -183,23 +214,26 @@ def test_rejection_beta_exact(student, solution):
 
 
 @pytest.mark.points(1)
-def test_rejection_beta_acceptance(student):
-    """rejection_sample_beta for Beta(2, 5) accepts a fraction 1/M of proposals and its samples fit the Beta CDF."""
+def test_rejection_beta_acceptance(student, solution):
+    """rejection_sample_beta for Beta(2, 5) accepts a fraction 1/M of proposals, its samples fit the Beta CDF,
+    and they are the proposals the rule keeps."""
     a, b = 2, 5
     M = 30 * 0.2 * 0.8**4  # p(x) = 30 x (1 - x)^4 peaks at the mode 0.2: M = 2.4576
-    kept = student.sampling.rejection_sample_beta(uniforms(114, N), uniforms(115, N), float(a), float(b))
+    x, u = uniforms(114, N), uniforms(115, N)
+    kept = student.sampling.rejection_sample_beta(x, u, float(a), float(b))
     kept = checked(kept, "accepted samples")
     assert kept.ndim == 1, f"accepted samples: expected a 1-D tensor, got shape {tuple(kept.shape)}"
     rate = kept.numel() / N
     standard_error = math.sqrt((1 / M) * (1 - 1 / M) / N)
     assert abs(rate - 1 / M) < 5 * standard_error, f"acceptance rate {rate:.4f}, expected 1/M = {1 / M:.4f}"
     assert_fits(kept, lambda x: beta_cdf(x, a, b), "accepted samples")
+    assert_close(kept, solution.sampling.rejection_sample_beta(x, u, float(a), float(b)), name="accepted samples")
 
 
 # --- Gaussian mixture --------------------------------------------------------------------
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(2)
 def test_mixture_exact(student, solution):
     """sample_gaussian_mixture matches the solution's (x, k) on 1000 samples of a 4-component mixture."""
     weights, means, stds = f64(0.2, 0.0, 0.5, 0.3), f64(-3.0, 10.0, 0.0, 4.0), f64(0.5, 1.0, 1.0, 2.0)
@@ -211,10 +245,12 @@ def test_mixture_exact(student, solution):
 
 
 @pytest.mark.points(1)
-def test_mixture_distribution(student):
-    """sample_gaussian_mixture's components have the right frequencies and its samples the mixture CDF."""
+def test_mixture_distribution(student, solution):
+    """sample_gaussian_mixture's components have the right frequencies and its samples the mixture CDF,
+    and both are those of the given uniforms and normals."""
     weights, means, stds = f64(0.2, 0.0, 0.5, 0.3), f64(-3.0, 10.0, 0.0, 4.0), f64(0.5, 1.0, 1.0, 2.0)
-    result = student.sampling.sample_gaussian_mixture(weights, means, stds, uniforms(118, N), normals(119, N))
+    u, z = uniforms(118, N), normals(119, N)
+    result = student.sampling.sample_gaussian_mixture(weights, means, stds, u, z)
     x, k = pair(result, "sample_gaussian_mixture")
     x, k = checked(x, "samples x", (N,)), checked(k, "components k", (N,), torch.int64)
     assert bool(((k >= 0) & (k < 4)).all()), "components k: indices out of range [0, 4)"
@@ -226,3 +262,6 @@ def test_mixture_distribution(student):
         return sum(w * normal_cdf(t, m, s) for w, m, s in zip(weights.tolist(), means.tolist(), stds.tolist()))
 
     assert_fits(x, mixture_cdf, "samples x")
+    ex, ek = solution.sampling.sample_gaussian_mixture(weights, means, stds, u, z)
+    assert_close(k, ek, name="components k of these uniforms")
+    assert_close(x, ex, name="samples x of these uniforms and normals")

@@ -2,7 +2,9 @@
 
 The hidden tests compare every function with the solution on random inputs, far from
 every mean, in float32, and run EM on data from a known mixture, so passing these is
-necessary but not sufficient.
+necessary but not sufficient. Each is worth half a point:
+answers memorised for these inputs earn no more, and the hidden tests, which re-check
+every function on other inputs, carry the points.
 """
 
 import math
@@ -38,7 +40,7 @@ X_2D = f64([[1.0, -1.0], [2.0, 0.0], [2.0, -2.0]])  # x - mean = (0, 0), (1, 1),
 MAHALANOBIS_2D = (0.0, 2.0 / 3.0, 2.0)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_gmm_log_gaussian(student):
     """log_gaussian gives -1/2 (D log 2 pi + log det Sigma + (x - mu)^T Sigma^-1 (x - mu)) in 1-D and 2-D."""
     x = f64([[0.0], [1.0], [-2.0]])
@@ -49,7 +51,7 @@ def test_gmm_log_gaussian(student):
     assert_close(got, expected, name="2-D log densities")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_gmm_log_gaussian_batched(student):
     """log_gaussian with means (K, D) and covs (K, D, D) returns (K, N): row k for component k."""
     means = torch.stack([MEAN_2D, f64([0.0, 0.0])])  # (2, 2)
@@ -62,7 +64,7 @@ def test_gmm_log_gaussian_batched(student):
     assert_close(got, expected, name="log densities (K, N)")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_gmm_log_density(student):
     """gmm_log_density is log(sum_k pi_k N(x; mu_k, Sigma_k)) for a 1-D mixture of two components."""
     weights, means, variances = (0.25, 0.75), (-1.0, 2.0), (1.0, 4.0)
@@ -77,7 +79,7 @@ def test_gmm_log_density(student):
     assert_close(got, f64(expected), name="log p(x)")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(0.5)
 def test_gmm_e_step(student):
     """e_step returns responsibilities (N, K) whose rows sum to 1 and the mean log-likelihood (a 0-d tensor)."""
     # Equal weights, means -1 and 1, unit variances: r[n, 1] = N(x; 1) / (N(x; -1) + N(x; 1)) = sigmoid(2 x).
@@ -100,7 +102,7 @@ def test_gmm_e_step(student):
     assert_close(responsibilities.sum(dim=1), torch.ones(5, dtype=torch.float64), name="row sums of responsibilities")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(0.5)
 def test_gmm_m_step(student):
     """m_step gives pi_k = N_k / N, the weighted means, and the weighted covariances about them plus ridge * I."""
     # Hard assignments: four corners of a square, and two points on a line (a singular covariance without the ridge).
@@ -120,7 +122,7 @@ def test_gmm_m_step(student):
     assert_close(covs, f64([[[2 / 9 + 1e-6]], [[2 / 9 + 1e-6]]]), name="covariances (default ridge 1e-6)")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(0.5)
 def test_gmm_fit(student):
     """fit_gmm returns (weights, means, covs, log_likelihoods); one component converges in one step."""
     # K = 1: the first M-step lands on the sample mean 3 and variance 3.5 (+ ridge); the second changes

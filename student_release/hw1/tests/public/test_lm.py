@@ -3,7 +3,9 @@
 The hidden tests compare every function with the solution on larger random inputs, check
 that attention is causal through gradients, and train your transformer on text from a
 known Markov chain (its perplexity must come close to the chain's entropy-rate floor), so
-passing these is necessary but not sufficient.
+passing these is necessary but not sufficient. Each is worth half a point:
+answers memorised for these inputs earn no more, and the hidden tests, which re-check
+every function on other inputs, carry the points.
 """
 
 import math
@@ -44,14 +46,14 @@ def attention_weights(seed: int = 0) -> dict:
     return {name: 0.3 * torch.randn(shape, generator=g, dtype=F64) for name, shape in ATTENTION_SHAPES.items()}
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_tokenize_and_vocab(student):
     """tokenize adds <eos> after every line; build_vocab numbers words by first occurrence."""
     assert_close(student.lm.tokenize(LINES), WORDS, name="tokens")
     assert_close(student.lm.build_vocab(LINES), VOCAB, name="vocabulary")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_encode_splits(student):
     """encode_splits builds the vocabulary from train only; other splits' unknown words become <unk>."""
     vocab, ids = pair(student.lm.encode_splits({"train": LINES, "valid": [" The new game . "]}), "encode_splits")
@@ -60,14 +62,14 @@ def test_encode_splits(student):
                        "valid": long(3, 9, 4, 10, 2)}, name="ids")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_batchify(student):
     """batchify puts contiguous streams in columns and drops the tokens that do not fill a row."""
     batches = student.lm.batchify(torch.arange(11), 3, "cpu")
     assert_close(batches, torch.tensor([[0, 3, 6], [1, 4, 7], [2, 5, 8]]), name="batchify(0..10, 3)")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_get_batch(student):
     """get_batch returns batch-first (inputs, targets), targets one step later; the last batch is shorter."""
     source = torch.tensor([[0, 5], [1, 6], [2, 7], [3, 8], [4, 9]])  # batchify(0..9, 2)
@@ -79,7 +81,7 @@ def test_get_batch(student):
     assert_close(y, torch.tensor([[4], [9]]), name="targets at i = 3")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_ngram_counts(student):
     """ngram_counts returns the sorted distinct n-grams and their counts."""
     data = long(1, 2, 1, 2, 3)
@@ -91,14 +93,14 @@ def test_ngram_counts(student):
     assert_close(counts, long(2, 2, 1), name="unigram counts")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_ngram_log_probs(student):
     """Add-one bigram of [0 1 0 1 2]: p(1|0) = 3/5, p(2|1) = 2/5, and p(2|2) = 1/3 for the unseen context."""
     got = student.lm.ngram_log_probs(long(0, 1, 0, 1, 2), long(0, 1, 2, 2), 2, 3, 1.0)
     assert_close(got, torch.tensor([3 / 5, 2 / 5, 1 / 3], dtype=F64).log(), name="log-probabilities")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_perplexity(student):
     """Uniform logits over 5 words give perplexity 5; probabilities 3/4 and 1/4 give 1 / sqrt(3/16)."""
     uniform = student.lm.perplexity(torch.zeros(2, 3, 5), torch.zeros(2, 3, dtype=torch.long))
@@ -108,7 +110,7 @@ def test_perplexity(student):
     assert_close(got, 1 / math.sqrt(3 / 16), name="perplexity")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_attention_parameters_and_shape(student):
     """CausalSelfAttention(16, 4) has exactly the parameters qkv and proj (buffers aside) and keeps (B, T, 16)."""
     attention = student.lm.CausalSelfAttention(16, 4)
@@ -118,7 +120,7 @@ def test_attention_parameters_and_shape(student):
     assert tuple(out.shape) == (2, 5, 16), f"expected shape (2, 5, 16), got {tuple(out.shape)}"
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_attention_equal_scores_average_the_past(student):
     """With k = 0 every score is equal, so position t outputs proj(mean of v over s <= t)."""
     weights = attention_weights()
@@ -135,7 +137,7 @@ def test_attention_equal_scores_average_the_past(student):
     assert_close(attention(x), expected, name="attention output")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_block_parameters_and_residual(student):
     """Block(16, 4) has the documented parameters; with every Linear set to zero it returns its input."""
     block = student.lm.Block(16, 4)
@@ -149,7 +151,7 @@ def test_block_parameters_and_residual(student):
     assert_close(block(x), x, name="output with zero sublayers (only the residual path is left)")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_sample_next_token_top_1(student):
     """sample_next_token with top_k = 1 always returns each row's largest logit, as int64 (B,)."""
     logits = torch.tensor([[0.1, 2.0, -1.0, 0.5], [3.0, 2.9, 0.0, 0.0], [-2.0, -1.0, -3.0, -0.5]])
@@ -158,7 +160,7 @@ def test_sample_next_token_top_1(student):
         assert_close(got, long(1, 0, 3), name=f"tokens (generator seed {seed})")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_sample_greedy_crops_context(student):
     """sample with top_k = 1 keeps the prompt and adds the greedy word, the model reading at most max_len words."""
     # no blocks (only given code) and an untied head, so the next word depends on the last word and its position
