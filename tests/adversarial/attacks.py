@@ -58,8 +58,11 @@ def patch_builtins(x):
 
 
 def patch_pytest(x):
-    import _pytest.python
-    _pytest.python.Function.runtest = lambda self: None
+    try:
+        import _pytest.python
+        _pytest.python.Function.runtest = lambda self: None
+    except ImportError:  # pytest may be unreadable to the sandbox's uid (a virtual environment in a 0700 folder)
+        pass
     return x
 
 

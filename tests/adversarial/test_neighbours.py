@@ -75,15 +75,21 @@ def _cli(*args: str, cwd: Path, machine: cgroups.SandboxGroup | None = None) -> 
 
 
 @pytest.fixture
-def machine(request):
-    """A memory cgroup the grader runs in, as Gradescope's limit (``memory_mb`` from the test's param)."""
-    try:
-        group = cgroups.SandboxGroup.create(f"machine-{request.param}mb", memory_mb=request.param,
-                                            cpus=resources.available_cores(), processes=8192)
-    except cgroups.CgroupUnavailable as exc:
-        pytest.skip(f"no cgroup can be made here to stand in for a {request.param} MB machine: {exc}")
-    yield group
-    group.close()
+def machine():
+    """``machine(memory_mb)``: a memory cgroup for the grader to run in, as Gradescope's limit."""
+    made = []
+
+    def make(memory_mb: int) -> cgroups.SandboxGroup:
+        try:
+            made.append(cgroups.SandboxGroup.create(f"machine-{memory_mb}mb", memory_mb=memory_mb,
+                                                    cpus=resources.available_cores(), processes=8192))
+        except cgroups.CgroupUnavailable as exc:
+            pytest.skip(f"no cgroup can be made here to stand in for a {memory_mb} MB machine: {exc}")
+        return made[-1]
+
+    yield make
+    for group in made:
+        group.close()
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +99,6 @@ def course(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("machine", [3072], indirect=True)
 def test_batch_neighbour_keeps_its_score_and_staff_see_inert_text(course, tmp_path, check_results, machine):
     """batch --jobs 2 on a 3 GB machine: the hostile submission's memory spread stays in its cgroup;
     its name and output stay text."""
@@ -104,7 +109,7 @@ def test_batch_neighbour_keeps_its_score_and_staff_see_inert_text(course, tmp_pa
                                              + "\n\ndef hog(x):\n    return x\n"})
     out = tmp_path / "out"
     batch = _cli("batch", "toy", str(submissions), "--out", str(out), "--jobs", "2", cwd=course.root,
-                 machine=machine)
+                 machine=machine(3072))
     log, _ = batch.communicate(timeout=240)
     assert batch.returncode == 0, log  # the grader survived
 
@@ -128,14 +133,13 @@ def test_batch_neighbour_keeps_its_score_and_staff_see_inert_text(course, tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("machine", [2048], indirect=True)
 def test_memory_spread_on_a_2gb_machine_leaves_the_grader_and_its_results(course, tmp_path, check_results, machine):
     """Gradescope's recommended 2 GB: 40 processes of 120 MB each, every one under the per-process
     limit, are held by the sandbox's cgroup; the grader lives and writes every test's result."""
     folder = tmp_path / "hostile"
     write_files(folder, {"attack.py": HOSTILE})
     out = tmp_path / "results.json"
-    grading = _cli("grade", "toy", str(folder), "--out", str(out), cwd=course.root, machine=machine)
+    grading = _cli("grade", "toy", str(folder), "--out", str(out), cwd=course.root, machine=machine(2048))
     log, _ = grading.communicate(timeout=240)
     assert grading.returncode == 0, log
     data = check_results(out)
