@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -66,10 +67,16 @@ def main(argv: list[str] | None = None) -> None:
 
 def serve(conn: Connection, settings: WorkerSettings) -> None:
     """The worker's loop: prelaunch a sandbox server, take a job, grade it, answer; until told to stop."""
-    from autograder.sandbox import launch
-
     prepare(settings)
     conn.send({"ready": os.getpid()})
+    answer_jobs(conn, settings, lambda job: {"done": grade_job(job, settings)})
+
+
+def answer_jobs(conn: Connection, settings: WorkerSettings, answer: Callable[[Any], Any]) -> None:
+    """Until told to stop (None, or the channel closed): start the next job's sandbox server,
+    take a job, send ``answer(job)``. In a process set up by :func:`prepare`."""
+    from autograder.sandbox import launch
+
     try:
         while True:
             prelaunch_next(settings)
@@ -79,7 +86,7 @@ def serve(conn: Connection, settings: WorkerSettings) -> None:
                 break
             if job is None:
                 break
-            conn.send({"done": grade_job(job, settings)})
+            conn.send(answer(job))
     finally:
         launch.discard_warm()
 

@@ -205,11 +205,11 @@ class GradingPlugin:
             outcome.message, outcome.grader_error = self.explain(call.excinfo.value, hidden=self.is_hidden(item))
             outcome.failure = failure_kind(call.excinfo.value)
         if report.when == "call" and self.runner.sandbox is not None:
-            killed = self.runner.sandbox.new_oom_kills()  # read after every test: each counts its own
-            if killed and not outcome.passed:
+            # read after every test, so each counts its own
+            if self.runner.sandbox.new_oom_kills() and not outcome.passed:
                 outcome.message += (f"\n\nYour code ran out of memory during this test: the sandbox's processes "
-                                    f"together may use {self.runner.sandbox.memory_mb} MB, and {killed} of them "
-                                    "were killed for going over.")
+                                    f"together may use {self.runner.sandbox.memory_mb} MB, and they reached that "
+                                    "limit (processes are then slowed down or killed).")
 
     # -- fixtures ------------------------------------------------------------------
     @pytest.fixture

@@ -218,8 +218,5 @@ def _death_message(exit: dict | None, runner: SandboxRunner) -> str:
         hint = ""
         if name == "SIGKILL":
             hint = " (usually the memory limit of the sandbox)"
-        if name == "SIGKILL" and runner.sandbox.new_oom_kills():
-            return (f"your code ran out of memory: the sandbox's processes together used more than "
-                    f"{runner.sandbox.memory_mb} MB")
         return f"your code crashed the process running it with {name}{hint}"
     return f"your code exited early (exit code {exit['code']}) before it replied"

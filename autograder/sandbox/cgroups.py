@@ -118,6 +118,18 @@ class SandboxGroup:
                 return int(value)
         return 0
 
+    def limit_hits(self) -> int:
+        """How often the group's memory use reached its limit so far (cumulative): the kernel then
+        reclaims, stalls or kills. v1: memory.failcnt; v2: memory.events ``max``."""
+        if self.version == 1:
+            count = resources.read(self.folders["memory"] / "memory.failcnt").strip()
+            return int(count) if count.isdigit() else 0
+        for line in resources.read(self.folders["memory"] / "memory.events").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max" and value.isdigit():
+                return int(value)
+        return 0
+
     def kill(self, timeout: float = KILL_TIMEOUT) -> bool:
         """SIGKILL every member, setsid() or not, until none is left; False if some outlived ``timeout``.
 

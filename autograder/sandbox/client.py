@@ -110,6 +110,7 @@ class Sandbox:
         self.isolation = launch.resolve_isolation(limits.isolation)
         # below the machine's own memory limit, or its out-of-memory killer ends the grader too
         self.memory_mb, self.memory_note = resources.fit(limits.memory_mb, resources.cgroup_memory_limit())
+        self.threads = limits.threads or resources.available_cores()  # torch's in the sandbox, and its CPU share
         self.uid = 0
         self.notes: list[str] = []
         self.group: cgroups.SandboxGroup | None = None  # all the sandbox's processes' memory, CPU and count
@@ -140,7 +141,7 @@ class Sandbox:
             "submission": "/staged" if self.isolation == "bubblewrap" else str(self.submission),
             "memory_mb": self.memory_mb, "processes": self.limits.processes,
             "file_size_mb": self.limits.file_size_mb, "device": self.device, "uid": self.uid,
-            "threads": self.limits.threads or resources.available_cores(),
+            "threads": self.threads,
             "max_message_bytes": self.max_message_bytes,
             "modules": self.modules, "load_timeout": self.load_timeout, "cell_limit": self.cell_limit,
             "seed": self.seed,
@@ -175,11 +176,10 @@ class Sandbox:
         if not _stale_groups_removed:  # groups of graders killed with SIGKILL
             cgroups.remove_stale()
             _stale_groups_removed = True
-        threads = self.limits.threads or resources.available_cores()
         try:
             self.group = cgroups.SandboxGroup.create(
-                f"sandbox-{self.uid}", memory_mb=self.memory_mb + SERVER_MEMORY_MB, cpus=threads,
-                processes=self.limits.processes + THREADS_PER_PROCESS * threads + 16)
+                f"sandbox-{self.uid}", memory_mb=self.memory_mb + SERVER_MEMORY_MB, cpus=self.threads,
+                processes=self.limits.processes + THREADS_PER_PROCESS * self.threads + 16)
         except cgroups.CgroupUnavailable as exc:
             self.group_note = (f"no cgroup for this sandbox ({exc}): memory is bounded per process only, "
                                "and CPU time is not shared fairly")
@@ -192,13 +192,17 @@ class Sandbox:
         self.oom_kills_seen = 0
 
     def new_oom_kills(self) -> int:
-        """How many of the sandbox's processes its cgroup's OOM killer ended since the last call
-        (those of a group a restart closed meanwhile included)."""
+        """How often since the last call the sandbox's cgroup reached its memory limit, or its OOM
+        killer ended one of its processes (counting a group a restart closed meanwhile): each
+        time, the student's processes together wanted more than ``memory_mb``."""
         new, self.oom_kills_unreported = self.oom_kills_unreported, 0
         if self.group is not None:
-            total = self.group.oom_kills()
+            total = self._memory_events()
             new, self.oom_kills_seen = new + total - self.oom_kills_seen, total
         return new
+
+    def _memory_events(self) -> int:
+        return self.group.oom_kills() + self.group.limit_hits()
 
     def _reply(self, timeout: float) -> dict:
         while self.unread_replies:  # the server answers in order: first what was not waited for
@@ -271,7 +275,7 @@ class Sandbox:
             self.server.kill()
             isolation.kill_uid(self.uid)  # rlimits level: workers left the server's session
         if self.group is not None:
-            self.oom_kills_unreported += self.group.oom_kills() - self.oom_kills_seen  # for this test's message
+            self.oom_kills_unreported += self._memory_events() - self.oom_kills_seen  # for this test's message
             self.group.close()  # what escaped both; a group left behind is removed at the next start
             self.group = None
         self.server = None

@@ -28,7 +28,7 @@ class Case:
     name: str  # the function in attack.py, and test_<name> in the toy assignment
     threat: str  # its case in THREATS.md (with the extra classes of SECURITY.md)
     failure: str  # extra_data.failure of its result ("" where it passes; "a or b" where either may happen)
-    message: str  # a phrase its output must hold
+    message: str  # a phrase its output must hold ("a | b": either)
     xfail: str = ""  # why the grader is known to fall short here (strict: fixing it turns the case red)
 
 
@@ -63,7 +63,8 @@ CASES = [
     Case("recursion", "12", "exception", "RecursionError"),
     Case("inet_socket", "13", "exception", "AF_INET refused: EPERM"),
     Case("io_uring", "13", "exception", "io_uring refused: EPERM"),
-    Case("memory_spread", "16", "wrong answer or timeout or crash", "ran out of memory"),
+    # under load the 3 s limit can strike before the 40 children reach the memory limit: then a plain time-out
+    Case("memory_spread", "16", "wrong answer or timeout or crash", "ran out of memory | timed out after 3 s"),
     Case("million_lists", "16", "bad reply", "more than 1000000 values"),
     Case("bool_tensor_250mb", "16", "bad reply", "more than 33554432 array elements"),
     Case("surrogate_raise", "17", "exception", "ValueError: bad ? byte ?"),
@@ -111,7 +112,7 @@ def test_attack(runs, case):
     assert hostile.score(case.name) == (0 if case.failure else 1), output
     assert hostile.failure(case.name) in (case.failure.split(" or ") if case.failure else [None]), output
     assert hostile.tests[case.name]["extra_data"]["time_s"] < TEST_TIME_LIMIT + TIME_SLACK
-    assert case.message in output, output
+    assert any(phrase in output for phrase in case.message.split(" | ")), output
 
 
 @pytest.mark.slow

@@ -127,22 +127,10 @@ def grade_all(settings: WorkerSettings, jobs: Sequence[Job], *, workers: int, de
 def _serve(conn: Connection, settings: WorkerSettings, grader: Grader) -> None:
     """A worker: prepared as a batch worker is, it grades job after job until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the test session's to handle
-    from autograder.batch.worker import prelaunch_next, prepare
-    from autograder.sandbox import launch
+    from autograder.batch.worker import answer_jobs, prepare
 
     prepare(settings)
-    try:
-        while True:
-            prelaunch_next(settings)
-            try:
-                job = conn.recv()
-            except EOFError:
-                break
-            if job is None:
-                break
-            conn.send(grader(job, settings))
-    finally:
-        launch.discard_warm()
+    answer_jobs(conn, settings, lambda job: grader(job, settings))
 
 
 def _grade(job: Job, settings: WorkerSettings) -> Graded:
