@@ -153,7 +153,7 @@ class Sandbox:
         if self.server is None:
             self.start()
         try:
-            reply = self._reply(launch.SERVER_START_TIMEOUT)
+            reply, _ = self._reply(launch.SERVER_START_TIMEOUT)
         except (ConnectionError, TimeoutError) as exc:
             log = self.server.kill()
             self.server = None
@@ -204,11 +204,11 @@ class Sandbox:
     def _memory_events(self) -> int:
         return self.group.oom_kills() + self.group.limit_hits()
 
-    def _reply(self, timeout: float) -> dict:
+    def _reply(self, timeout: float, *, with_fds: int = 0) -> tuple[dict, list[int]]:
         while self.unread_replies:  # the server answers in order: first what was not waited for
             launch.recv_json(self.server.control, timeout=timeout)
             self.unread_replies -= 1
-        return launch.recv_json(self.server.control, timeout=timeout)[0]
+        return launch.recv_json(self.server.control, timeout=timeout, with_fds=with_fds)
 
     def alive(self) -> bool:
         return self.server is not None and self.server.process.poll() is None
@@ -221,33 +221,28 @@ class Sandbox:
         if not self.alive():
             self.restart()
         self.wait_ready()
-        ours, theirs = socket.socketpair()
-        out_read, out_write = os.pipe()
         try:
-            launch.send_json(self.server.control, {"op": "spawn"}, [theirs.fileno(), out_write])
-            reply = self._reply(CONTROL_TIMEOUT + self.load_timeout)
-            if "load_failed" in reply:
-                failure = (LoadTimedOut if reply.get("timed_out") else LoadCrashed)(str(reply["load_failed"]))
-                failure.sticky = reply.get("sticky") is not False
-                os.close(out_write)
-                out_write = -1
-                os.set_blocking(out_read, False)
-                failure.output = Worker(ours, out_read, 0, 0).drain_output()  # what the import printed
-                ours.close()
-                os.close(out_read)
-                raise failure
-            pid = reply["pid"]
-            self.notes += [n for n in reply.get("notes", []) if n not in self.notes]  # from the loader's confinement
-        except (OSError, ConnectionError, TimeoutError, KeyError) as exc:
-            ours.close()
-            os.close(out_read)
+            launch.send_json(self.server.control, {"op": "spawn"})
+            reply, fds = self._reply(CONTROL_TIMEOUT + self.load_timeout, with_fds=2)
+        except (OSError, ConnectionError, TimeoutError) as exc:
             self.kill()
             raise GraderError(f"the sandbox server stopped answering: {exc}") from None
-        finally:
-            theirs.close()
-            if out_write >= 0:
-                os.close(out_write)
+        if len(fds) != 2 or not ("pid" in reply or "load_failed" in reply):
+            for fd in fds:
+                os.close(fd)
+            self.kill()
+            raise GraderError(f"the sandbox server sent a malformed answer to a spawn: {reply}")
+        ours, out_read = socket.socket(fileno=fds[0]), fds[1]
         os.set_blocking(out_read, False)
+        if "load_failed" in reply:
+            failure = (LoadTimedOut if reply.get("timed_out") else LoadCrashed)(str(reply["load_failed"]))
+            failure.sticky = reply.get("sticky") is not False
+            failure.output = Worker(ours, out_read, 0, 0).drain_output()  # what the import printed
+            ours.close()
+            os.close(out_read)
+            raise failure
+        pid = reply["pid"]
+        self.notes += [n for n in reply.get("notes", []) if n not in self.notes]  # from the loader's confinement
         return Worker(ours, out_read, pid, self.max_message_bytes)
 
     def reset(self, *, wait: bool = True) -> dict[str, dict[str, int]]:
@@ -264,7 +259,7 @@ class Sandbox:
             if not wait:
                 self.unread_replies += 1
                 return {}
-            return self._reply(CONTROL_TIMEOUT)["exits"]
+            return self._reply(CONTROL_TIMEOUT)[0]["exits"]
         except (OSError, ConnectionError, TimeoutError, KeyError, TypeError):
             self.kill()
             return {}

@@ -17,7 +17,7 @@ the server learns from the kernel how it ended, as it did when it forked workers
 Loader channel (JSON on a socketpair, see :mod:`launch`), loader to server first::
 
     {"importing": file} {"cell": n} ... {"loaded": true, "notes": [...]}     while loading
-    {"op": "fork"} + fds (socket, output)  ->  {"pid": worker pid}
+    {"op": "fork", "id": n} + fds (socket, output)  ->  {"pid": worker pid, "id": n}
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from autograder import clock
 from autograder.sandbox import isolation, launch, worker
 
 FORK_TIMEOUT = 30.0
+SPARE_FORK_TIMEOUT = 0.5
 CELL_GRACE = 2.0  # a notebook cell stops itself at its limit; the loader is killed if it is this much later
 
 
@@ -59,6 +60,7 @@ class Loader:
         self.seed = config.get("seed")
         self.pid = 0
         self.pidfd = -1
+        self.forks = 0  # fork requests sent, each answer carries its number
         self.channel: socket.socket | None = None
         self.failure: LoadFailed | None = None
         self.notes: list[str] = []  # what the confinement could not apply (the seccomp filter)
@@ -69,28 +71,42 @@ class Loader:
         readable, _, _ = select.select([self.pidfd], [], [], 0)
         return not readable  # a pidfd is readable once its process has exited
 
-    def fork_worker(self, fds: list[int]) -> int:
+    def fork_worker(self, fds: list[int], *, ahead: bool = False) -> int:
         """A new worker forked from the loaded submission; raises :class:`LoadFailed`.
 
         A loader that student code killed (a worker's ``kill(-1)``) is loaded again, once.
+        A worker forked ``ahead`` of its test (while the last test runs) never loads the
+        submission and gives up after ``SPARE_FORK_TIMEOUT``: that test may be stopping
+        the processes it forks through. The loader is then left as it is; its late answer is
+        skipped (each fork is numbered) and the late worker ends at the next reset.
         """
         if self.failure is not None:
             raise self.failure
         for attempt in range(2):
             if not self.alive():
+                if ahead:
+                    break
                 self._start(output_fd=fds[1])
             try:
-                return self._fork(fds)
-            except (OSError, ConnectionError, TimeoutError, KeyError, ValueError, TypeError):
+                return self._fork(fds, SPARE_FORK_TIMEOUT if ahead else FORK_TIMEOUT)
+            except TimeoutError:
+                if ahead:
+                    break
+                self.stop()
+            except (OSError, ConnectionError, KeyError, ValueError, TypeError):
                 self.stop()  # killed between tests, or answering nonsense
         raise LoadFailed("your code stopped the process that starts each test", timed_out=False, sticky=False)
 
-    def _fork(self, fds: list[int]) -> int:
+    def _fork(self, fds: list[int], timeout: float) -> int:
+        self.forks += 1
+        deadline = clock.monotonic() + timeout
         os.kill(self.pid, signal.SIGCONT)
         try:
-            launch.send_json(self.channel, {"op": "fork"}, fds)
-            reply, _ = launch.recv_json(self.channel, timeout=FORK_TIMEOUT)
-            return int(reply["pid"])
+            launch.send_json(self.channel, {"op": "fork", "id": self.forks}, fds)
+            while True:  # answers to forks that were given up on come first
+                reply, _ = launch.recv_json(self.channel, timeout=max(0.0, deadline - clock.monotonic()))
+                if reply.get("id") == self.forks:
+                    return int(reply["pid"])
         finally:
             if self.alive():
                 os.kill(self.pid, signal.SIGSTOP)
@@ -242,7 +258,8 @@ def _fork_workers(channel: socket.socket, failed: dict, loader: Loader) -> None:
         os.waitpid(middle, 0)  # once it is reaped, the worker's parent is the server
         data = os.read(read_end, 4)
         os.close(read_end)
-        launch.send_json(channel, {"pid": int.from_bytes(data, "little")} if len(data) == 4 else {"error": "fork"})
+        reply = {"pid": int.from_bytes(data, "little")} if len(data) == 4 else {"error": "fork"}
+        launch.send_json(channel, {**reply, "id": message.get("id")})
 
 
 def _become_worker(channel: socket.socket, fds: list[int], failed: dict, loader: Loader, *, server: int) -> None:

@@ -10,10 +10,21 @@ and nothing else.
 A batch worker starts servers from a :func:`zygote` instead: a fork of a clean process that
 has imported torch already.
 
+Each test's worker is forked ahead of time: once a test has its worker, the server forks
+the next test's (a *spare*) while that test runs, so a test's start costs a message rather
+than the loader's double fork and the page faults of its first steps (about 10 ms, once a
+test). The spare has run none of the student's code but the fork hooks the student's
+import may have registered; it waits for its test's first request. The test it was forked
+beside can stop or kill it, or stop the loader in the middle of that fork: a reset spares
+it, it is woken and pinged when it is handed out and replaced by a fresh fork if it does
+not answer, and a fork ahead gives up after half a second (see :meth:`Loader.fork_worker`).
+
 Control channel (JSON messages on a Unix socket from the grader, see :mod:`launch`):
     the configuration                        -> {"isolation", "notes"} or {"error"}
-    {"op": "spawn"} + fds (socket, output)   -> {"pid", "notes"}, or {"load_failed", "timed_out", "sticky"}
-                                                when the submission could not be loaded
+    {"op": "spawn"}                          -> {"pid", "notes"} + fds (the worker's socket, its output),
+                                                or {"load_failed", "timed_out", "sticky"} + the same fds
+                                                (what the import printed) when the submission could
+                                                not be loaded
     {"op": "reset"}                          -> {"exits": {pid: status}}, every worker killed (not the loader)
     {"op": "reset", "wait": false}           -> {"exits": {}}, every worker killed, reaped later
 """
@@ -21,6 +32,7 @@ Control channel (JSON messages on a Unix socket from the grader, see :mod:`launc
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -34,10 +46,11 @@ import torch  # noqa: F401
 import torch._dynamo  # noqa: F401  (a worker's first optimizer imports it: 1.2 s in every test that trains)
 
 from autograder import clock
-from autograder.sandbox import isolation, launch, probes, worker  # noqa: F401
+from autograder.sandbox import isolation, launch, probes, protocol, worker  # noqa: F401
 from autograder.sandbox.loader import Loader, LoadFailed
 
 REAP_TIMEOUT = 5.0
+PING_TIMEOUT = 1.0  # a spare that does not answer within this is replaced by a fresh fork
 
 
 def main(control_fd: int) -> int:
@@ -130,6 +143,7 @@ def _serve(control: socket.socket, home: str, limits: isolation.Limits, config: 
     loader = Loader(home, limits, config)
     workers: set[int] = set()  # alive, or ended and not yet reported by a reset
     dying: set[int] = set()  # killed by resets that did not wait: a waited reset waits for them too
+    spare: _Worker | None = None  # the next test's worker, forked while this one runs
     while True:
         try:
             message, fds = launch.recv_json(control, with_fds=2)
@@ -137,24 +151,90 @@ def _serve(control: socket.socket, home: str, limits: isolation.Limits, config: 
             _kill_all(workers, limits.uid, spare=())
             loader.stop()
             return
-        if message.get("op") == "spawn" and len(fds) == 2:
-            _reap_orphans(keep=workers)  # what a reset that did not wait killed
-            try:
-                pid = loader.fork_worker(fds)
-            except LoadFailed as failure:
-                launch.send_json(control, {"load_failed": str(failure), "timed_out": failure.timed_out,
-                                           "sticky": failure.sticky})
-            else:
-                workers.add(pid)
-                launch.send_json(control, {"pid": pid, "notes": loader.notes})
+        for fd in fds:  # no request carries descriptors
+            os.close(fd)
+        if message.get("op") == "spawn":
+            _reap_orphans(keep=workers | ({spare.pid} if spare else set()))  # what a reset that did not wait killed
+            worker, spare = (spare if spare is not None and spare.answers() else None), None
+            if worker is None:
+                worker = _Worker.fork(loader)
+            if worker.failure is not None:
+                failure = worker.failure
+                worker.send(control, {"load_failed": str(failure), "timed_out": failure.timed_out,
+                                      "sticky": failure.sticky})
+                continue
+            workers.add(worker.pid)
+            worker.send(control, {"pid": worker.pid, "notes": loader.notes})
+            spare = _Worker.ahead(loader)  # while this test runs
         elif message.get("op") == "reset":
             wait = message.get("wait", True)
             current = set(workers)
-            exits = _kill_all(workers, limits.uid, spare={loader.pid}, wait=wait, also=dying)
+            exits = _kill_all(workers, limits.uid, spare={loader.pid, spare.pid} if spare else {loader.pid},
+                              wait=wait, also=dying)
             dying = set() if wait else dying | current
             launch.send_json(control, {"exits": exits})
-        for fd in fds:
-            os.close(fd)
+            if spare is None:  # while the grader ends this test and sets up the next
+                spare = _Worker.ahead(loader)
+
+
+class _Worker:
+    """A worker forked from the loader, with the grader's ends of its channel and output."""
+
+    def __init__(self, pid: int, channel: socket.socket, output: int, failure: LoadFailed | None):
+        self.pid, self.channel, self.output, self.failure = pid, channel, output, failure
+
+    @classmethod
+    def fork(cls, loader: Loader, *, ahead: bool = False) -> _Worker | None:
+        """A new worker (or one whose load failed, for the grader to say so), loading the
+        submission first if need be; forked ``ahead`` of its test, None rather than waiting."""
+        ours, theirs = socket.socketpair()
+        output, output_end = os.pipe()
+        pid, failure = 0, None
+        try:
+            pid = loader.fork_worker([theirs.fileno(), output_end], ahead=ahead)
+        except LoadFailed as exc:
+            failure = exc  # what the import printed is in the output: the grader shows it
+        finally:
+            theirs.close()
+            os.close(output_end)
+        if failure is not None and ahead:
+            ours.close()
+            os.close(output)
+            return None
+        return cls(pid, ours, output, failure)
+
+    @classmethod
+    def ahead(cls, loader: Loader) -> _Worker | None:
+        """The next test's worker, forked now and pinged (its first steps' page faults are then
+        behind it); None where it cannot be had at once (the next spawn forks one then)."""
+        if loader.failure is not None:
+            return None
+        spare = cls.fork(loader, ahead=True)
+        return spare if spare is not None and spare.answers() else None
+
+    def answers(self) -> bool:
+        """Whether this worker answers a ping: asked of a spare once it is forked, and again
+        when it is handed out (the test it was forked beside may have killed it)."""
+        try:
+            os.kill(self.pid, signal.SIGCONT)  # the test it was forked beside may have stopped it
+            protocol.send(self.channel, {"op": "ping"})
+            reply = protocol.recv(self.channel, max_bytes=1 << 16, deadline=clock.monotonic() + PING_TIMEOUT)
+        except (OSError, ConnectionError, TimeoutError, ValueError):  # codec errors are ValueErrors
+            reply = None
+        if reply != {"ok": "pong"}:
+            self.close()
+            return False
+        return True
+
+    def send(self, control: socket.socket, reply: dict[str, Any]) -> None:
+        try:
+            launch.send_json(control, reply, [self.channel.fileno(), self.output])
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+        os.close(self.output)
 
 
 def _kill_all(workers: set[int], uid: int, *, spare: Container[int], wait: bool = True,

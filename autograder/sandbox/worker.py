@@ -86,6 +86,8 @@ class Worker:
             return self.target(request["target"])[request["key"]]
         if op == "len":
             return len(self.target(request["target"]))
+        if op == "ping":  # the server's: is this worker (forked ahead of its test) alive and answering
+            return "pong"
         if op == "probe":
             return probes.run(request["name"], *request.get("args", []), **request.get("kwargs", {}))
         raise ValueError(f"unknown operation {op!r}")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from autograder import clock
 from autograder.config import SandboxLimits
 from autograder.sandbox import launch, protocol
 from autograder.sandbox.client import Sandbox
@@ -67,9 +69,9 @@ def test_reset_without_waiting_then_spawn(tmp_path: Path):
         exits = sandbox.reset()
         assert list(exits) == [str(last.pid)] and exits[str(last.pid)] == {"signal": 9}
         last.close()
-        left = _processes(sandbox.uid)
-        assert len(left) == 1 and left[0].split(") ")[1][0] == "T", \
-            f"a waited reset reaps the workers of earlier resets too; only the loader is left, stopped: {left}"
+        left = _settled(sandbox.uid, ["R", "T"])
+        assert left == ["R", "T"], ("a waited reset reaps the workers of earlier resets too: only the loader "
+                                    f"is left, stopped, and the next test's worker forked after the reset: {left}")
     finally:
         sandbox.kill()
 
@@ -95,6 +97,96 @@ def test_a_crashed_worker_is_reported_after_another_spawn(tmp_path: Path):
         other.close()
     finally:
         sandbox.kill()
+
+
+@pytest.mark.parametrize("attack", ["SIGSTOP", "SIGKILL"])
+def test_the_next_tests_worker_forked_ahead_still_starts_clean(tmp_path: Path, attack: str):
+    """The reset that ends a test forks the next test's worker ahead of time. It has run none
+    of the student's code; it is handed out woken, and replaced if it is gone: a test that
+    stops or kills every other process it can reach (the loader) leaves the next tests a
+    working worker that carries nothing over."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "rogue.py").write_text(
+        "import os, signal\n\ncalls = []\n\n"
+        "def everyone(name):\n    os.kill(-1, getattr(signal, name))\n\n"
+        "def bump():\n    calls.append(1)\n    return len(calls)\n")
+    sandbox = Sandbox(submission=folder, workdir=tmp_path / "sandbox", limits=SandboxLimits(), device="cpu",
+                      modules={"rogue": "rogue.py"})
+
+    def call(worker, name, *args):
+        function = worker.request({"op": "getattr", "target": {"module": "rogue"}, "name": name},
+                                  deadline=None, make_handle=lambda body: body)["ok"]
+        return worker.request({"op": "call", "target": {"handle": function["id"]}, "args": list(args),
+                               "kwargs": {}}, deadline=clock.monotonic() + 20, make_handle=lambda body: body)
+
+    try:
+        first = sandbox.spawn()
+        assert call(first, "bump") == {"ok": 1}
+        sandbox.reset()
+        first.close()
+        assert _settled(sandbox.uid, ["R", "T"]) == ["R", "T"], "the loader, stopped, and the next test's worker"
+        second = sandbox.spawn()
+        assert call(second, "bump") == {"ok": 1}
+        assert call(second, "everyone", attack) == {"ok": None}  # every process it may signal but itself
+        sandbox.reset()
+        second.close()
+        for _ in range(2):
+            worker = sandbox.spawn()
+            assert call(worker, "bump") == {"ok": 1}
+            sandbox.reset()
+            worker.close()
+    finally:
+        sandbox.kill()
+
+
+def test_a_test_stopping_everything_does_not_stall_the_sandbox(tmp_path: Path):
+    """A test that keeps stopping every process it can reach, the loader in the middle of
+    forking the next test's worker among them, costs that fork half a second, not the
+    loader's 30 s fork limit; the next test gets a working worker."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "rogue.py").write_text(
+        "import os, signal, time\n\n"
+        "def stop_everyone(seconds):\n    end = time.monotonic() + seconds\n"
+        "    while time.monotonic() < end:\n        os.kill(-1, signal.SIGSTOP)\n\n"
+        "def answer():\n    return 42\n")
+    sandbox = Sandbox(submission=folder, workdir=tmp_path / "sandbox", limits=SandboxLimits(), device="cpu",
+                      modules={"rogue": "rogue.py"})
+
+    def call(worker, name, *args):
+        function = worker.request({"op": "getattr", "target": {"module": "rogue"}, "name": name},
+                                  deadline=None, make_handle=lambda body: body)["ok"]
+        return worker.request({"op": "call", "target": {"handle": function["id"]}, "args": list(args),
+                               "kwargs": {}}, deadline=clock.monotonic() + 20, make_handle=lambda body: body)
+
+    try:
+        sandbox.spawn().close()  # loaded: from here on, each spawn forks the next test's worker ahead
+        sandbox.reset()
+        started = clock.monotonic()
+        for _ in range(3):
+            rogue = sandbox.spawn()
+            assert call(rogue, "stop_everyone", 1.0) == {"ok": None}
+            sandbox.reset(wait=False)
+            rogue.close()
+            worker = sandbox.spawn()
+            assert call(worker, "answer") == {"ok": 42}
+            sandbox.reset(wait=False)
+            worker.close()
+        assert clock.monotonic() - started < 15, "three stopped forks ahead cost half a second each, not 30 s"
+    finally:
+        sandbox.kill()
+
+
+def _settled(uid: int, expected: list[str]) -> list[str]:
+    """The states of ``uid``'s processes (R for running or waiting, T for stopped), once they
+    are ``expected`` or after 10 s: the spare's fork ends after the reset's answer."""
+    deadline = clock.monotonic() + 10
+    while True:
+        found = sorted("T" if stat.split(") ")[1][0] == "T" else "R" for stat in _processes(uid))
+        if found == expected or clock.monotonic() > deadline:
+            return found
+        time.sleep(0.01)
 
 
 def _processes(uid: int) -> list[str]:
